@@ -1,0 +1,96 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDelayLineOrderAndFull(t *testing.T) {
+	q := newDelayLine(3, 16) // rounds up to 4
+	if q.capacity() != 4 {
+		t.Fatalf("capacity %d, want 4", q.capacity())
+	}
+	for i := 0; i < 4; i++ {
+		b := q.reserve()
+		if b == nil {
+			t.Fatalf("full after %d packets", i)
+		}
+		b[0] = byte(i)
+		// A later packet with an earlier due time (the delay was lowered)
+		// must not overtake: its due time is raised.
+		q.commit(1, int64(100-i))
+	}
+	if q.reserve() != nil {
+		t.Fatal("reserve succeeded on a full line")
+	}
+	for i := 0; i < 4; i++ {
+		pkt, due, ok := q.peek()
+		if !ok || len(pkt) != 1 || pkt[0] != byte(i) {
+			t.Fatalf("packet %d: got %v ok=%v", i, pkt, ok)
+		}
+		if due != 100 {
+			t.Fatalf("packet %d due %d, want 100 (no reordering)", i, due)
+		}
+		q.pop()
+	}
+	if _, _, ok := q.peek(); ok {
+		t.Fatal("line not empty")
+	}
+}
+
+func TestParseCommand(t *testing.T) {
+	c, err := parseCommand("set delay=50ms loss=0.01")
+	if err != nil || c.verb != "set" || c.delay != 50*time.Millisecond || c.loss != 0.01 || !c.hasDelay || !c.hasLoss {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	c, err = parseCommand("set loss=0")
+	if err != nil || c.hasDelay || !c.hasLoss {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	if c, err = parseCommand("get"); err != nil || c.verb != "get" {
+		t.Fatalf("got %+v, %v", c, err)
+	}
+	for _, bad := range []string{"", "set", "set delay=-1ms", "set delay=11s", "set loss=1", "set loss=NaN",
+		"set delay", "set speed=1", "get x", "reboot"} {
+		if _, err := parseCommand(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		} else if strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: error spans lines: %q", bad, err)
+		}
+	}
+}
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"set delay=10ms loss=0.5", "get", "set delay=1h", "set loss=-0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseCommand(s)
+		if err != nil {
+			return
+		}
+		if c.delay < 0 || c.delay > maxDelay || c.loss < 0 || c.loss >= 1 {
+			t.Fatalf("%q gave out-of-range %+v", s, c)
+		}
+	})
+}
+
+// BenchmarkDelayLine is the per-packet cost of the queue alone (reserve,
+// copy, commit, peek, pop); it must not allocate.
+func BenchmarkDelayLine(b *testing.B) {
+	q := newDelayLine(1024, slotSize)
+	pkt := make([]byte, 1500)
+	b.SetBytes(int64(len(pkt)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf := q.reserve()
+		n := copy(buf, pkt)
+		q.commit(n, int64(i))
+		<-q.wake
+		if _, _, ok := q.peek(); !ok {
+			b.Fatal("empty")
+		}
+		q.pop()
+	}
+}
