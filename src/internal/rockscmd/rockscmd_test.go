@@ -1,0 +1,114 @@
+package rockscmd
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+)
+
+var got *Context
+
+func init() {
+	Register(&Command{
+		Verb: "list", Noun: []string{"thing"},
+		Description: "List things.\nSecond line.",
+		Args:        []Arg{{Name: "NAME", Optional: true, Doc: "a thing"}},
+		Params:      []Param{{Name: "size", Default: "3", Doc: "how big"}, {Name: "dryrun", Default: "no"}},
+		Examples:    []Example{{Cmd: "list thing a size=4", Doc: "lists a"}},
+		Run: func(c *Context) error {
+			got = c
+			if len(c.Args) == 1 && c.Args[0] == "boom" {
+				return errors.New("it went\nboom")
+			}
+			if len(c.Args) == 1 && c.Args[0] == "db" {
+				_, err := c.DB()
+				return err
+			}
+			t := NewTable(c.Out, "name", "size")
+			t.Row("a", c.Param("size"))
+			t.Row("longer-name", nil)
+			t.Flush()
+			return nil
+		},
+	})
+	Register(&Command{Verb: "list", Noun: []string{"thing", "part"}, Args: []Arg{{Name: "THING"}},
+		Run: func(c *Context) error { got = c; return nil }})
+}
+
+func run(args ...string) (int, string, string) {
+	var o, e bytes.Buffer
+	open := func(ctx context.Context, dsn string, check bool) (*sql.DB, error) {
+		return nil, errors.New("cannot reach database " + dsn)
+	}
+	rc := Main(context.Background(), args, &o, &e, open)
+	return rc, o.String(), e.String()
+}
+
+func TestTableAndParams(t *testing.T) {
+	rc, out, errs := run("list", "thing", "size=7")
+	if rc != 0 || errs != "" {
+		t.Fatalf("rc=%d err=%q", rc, errs)
+	}
+	want := "NAME         SIZE\na:           7\nlonger-name: -\n"
+	if out != want {
+		t.Fatalf("table:\n%q\nwant\n%q", out, want)
+	}
+	if got.Param("dryrun") != "no" {
+		t.Fatal("default not applied")
+	}
+}
+
+func TestLongestMatch(t *testing.T) {
+	if rc, _, _ := run("list", "thing", "part", "x"); rc != 0 || got.Cmd.Noun[1] != "part" || got.Args[0] != "x" {
+		t.Fatalf("rc=%d cmd=%s", rc, got.Cmd.Name())
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"list", "thing", "color=red"}, `error - unknown parameter "color" for "list thing"`},
+		{[]string{"list", "thing", "a", "b"}, `error - too many arguments`},
+		{[]string{"list", "thing", "part"}, `error - "list thing part" needs THING`},
+		{[]string{"list", "thing", "size=1", "size=2"}, `error - parameter "size" given twice`},
+		{[]string{"list", "thing", "boom"}, "error - it went boom\n"},
+		{[]string{"remove", "thing"}, `error - unknown command "remove thing"`},
+		{[]string{"-dsn", "x@tcp(h)/d", "list", "thing", "db"}, `error - cannot reach database x@tcp(h)/d`},
+		{[]string{"-verbose", "list"}, `error - unknown flag`},
+	} {
+		rc, _, e := run(tc.args...)
+		if rc != 1 || !strings.Contains(e, tc.want) || strings.Count(e, "\n") != 1 {
+			t.Errorf("%v: rc=%d stderr=%q, want one line with %q", tc.args, rc, e, tc.want)
+		}
+	}
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{{"help", "list", "thing"}, {"list", "thing", "help"}, {"-h", "list", "thing"}} {
+		rc, out, _ := run(args...)
+		if rc != 0 || !strings.Contains(out, "rocks list thing [NAME] [size=SIZE] [dryrun=DRYRUN]") ||
+			!strings.Contains(out, "Default: 3.") || !strings.Contains(out, "$ rocks list thing a size=4") {
+			t.Fatalf("%v: rc=%d\n%s", args, rc, out)
+		}
+	}
+	rc, out, _ := run("help")
+	if rc != 0 || !strings.Contains(out, "list thing part") || !strings.Contains(out, "List things.") {
+		t.Fatalf("usage:\n%s", out)
+	}
+}
+
+func TestProgressLines(t *testing.T) {
+	var b bytes.Buffer
+	p := NewProgress(&b, 2)
+	p.Step("one %d", 1)
+	p.Step("two")
+	p.Done()
+	if b.String() != "[1/2] one 1\n[2/2] two\n" {
+		t.Fatalf("%q", b.String())
+	}
+}
