@@ -1,0 +1,232 @@
+package v1
+
+import "errors"
+
+// N2N v1 runs every payload through lzo1x_1_compress and every received
+// datagram longer than 32 bytes through lzo1x_decompress_safe. We send LZO1X
+// streams made only of literals (valid for any LZO1X decoder, and free of
+// compression work) and decode full LZO1X from Debian's peers.
+
+var (
+	errLZOInput   = errors.New("v1: LZO stream truncated or malformed")
+	errLZOOutput  = errors.New("v1: LZO output overflows the buffer")
+	errLZOLookbeh = errors.New("v1: LZO match points before the output")
+)
+
+// LiteralOverhead is the most that AppendLZOLiteral adds to n bytes for the
+// frame sizes the overlay carries (n < 65536).
+const LiteralOverhead = 3 + 1 + 1 + 257
+
+// AppendLZOLiteral appends an LZO1X stream that decodes to src.
+func AppendLZOLiteral(dst, src []byte) []byte {
+	n := len(src)
+	switch {
+	case n == 0:
+	case n <= 238:
+		dst = append(dst, byte(17+n))
+		dst = append(dst, src...)
+	default:
+		// Instruction 0 starts a long literal run of 18+255*z+b bytes.
+		r := n - 18
+		z := (r - 1) / 255
+		dst = append(dst, 0)
+		for i := 0; i < z; i++ {
+			dst = append(dst, 0)
+		}
+		dst = append(dst, byte(r-255*z))
+		dst = append(dst, src...)
+	}
+	return append(dst, 0x11, 0, 0) // M4 match of distance 0: end of stream
+}
+
+// DecompressLZO decodes an LZO1X stream into dst[:0] (never growing it) and
+// returns the decoded bytes. Every index is checked: hostile input yields an
+// error, never a panic.
+func DecompressLZO(dst, src []byte) ([]byte, error) {
+	out := dst[:0:cap(dst)]
+	in := src
+	ip := 0
+	var t int
+
+	lit := func(n int) error {
+		if ip+n > len(in) {
+			return errLZOInput
+		}
+		if len(out)+n > cap(out) {
+			return errLZOOutput
+		}
+		out = append(out, in[ip:ip+n]...)
+		ip += n
+		return nil
+	}
+	copyMatch := func(dist, n int) error {
+		if dist <= 0 || dist > len(out) {
+			return errLZOLookbeh
+		}
+		if len(out)+n > cap(out) {
+			return errLZOOutput
+		}
+		p := len(out) - dist
+		for i := 0; i < n; i++ { // may overlap: byte by byte
+			out = append(out, out[p+i])
+		}
+		return nil
+	}
+	next := func() (int, error) {
+		if ip >= len(in) {
+			return 0, errLZOInput
+		}
+		ip++
+		return int(in[ip-1]), nil
+	}
+	long := func(base int) (int, error) { // run of zero bytes then a value
+		n := 0
+		for {
+			b, err := next()
+			if err != nil {
+				return 0, err
+			}
+			if b != 0 {
+				return n + base + b, nil
+			}
+			n += 255
+			if n > 1<<20 {
+				return 0, errLZOInput
+			}
+		}
+	}
+
+	const (
+		stLoop = iota
+		stFirstLiteral
+		stMatch
+		stMatchNext
+	)
+	state := stLoop
+	if len(in) == 0 {
+		return nil, errLZOInput
+	}
+	if in[0] > 17 {
+		t = int(in[0]) - 17
+		ip = 1
+		if t < 4 {
+			state = stMatchNext
+		} else {
+			if err := lit(t); err != nil {
+				return nil, err
+			}
+			state = stFirstLiteral
+		}
+	}
+	for {
+		var err error
+		switch state {
+		case stLoop:
+			if t, err = next(); err != nil {
+				return nil, err
+			}
+			if t >= 16 {
+				state = stMatch
+				continue
+			}
+			if t == 0 {
+				if t, err = long(15); err != nil {
+					return nil, err
+				}
+			}
+			if err = lit(t + 3); err != nil {
+				return nil, err
+			}
+			state = stFirstLiteral
+		case stFirstLiteral:
+			if t, err = next(); err != nil {
+				return nil, err
+			}
+			if t >= 16 {
+				state = stMatch
+				continue
+			}
+			b, err := next()
+			if err != nil {
+				return nil, err
+			}
+			if err = copyMatch(1+0x0800+(t>>2)+(b<<2), 3); err != nil {
+				return nil, err
+			}
+			state = stMatchNext
+			t = int(in[ip-2]) & 3
+			if t == 0 {
+				state = stLoop
+			}
+		case stMatch:
+			var dist, n int
+			switch {
+			case t >= 64: // M2
+				b, err := next()
+				if err != nil {
+					return nil, err
+				}
+				dist = 1 + ((t >> 2) & 7) + (b << 3)
+				n = (t >> 5) + 1
+			case t >= 32: // M3
+				t &= 31
+				if t == 0 {
+					if t, err = long(31); err != nil {
+						return nil, err
+					}
+				}
+				if ip+2 > len(in) {
+					return nil, errLZOInput
+				}
+				dist = 1 + int(in[ip]>>2) + int(in[ip+1])<<6
+				ip += 2
+				n = t + 2
+			case t >= 16: // M4
+				high := (t & 8) << 11
+				t &= 7
+				if t == 0 {
+					if t, err = long(7); err != nil {
+						return nil, err
+					}
+				}
+				if ip+2 > len(in) {
+					return nil, errLZOInput
+				}
+				dist = high + int(in[ip]>>2) + int(in[ip+1])<<6
+				ip += 2
+				if dist == 0 {
+					if ip != len(in) {
+						return nil, errLZOInput
+					}
+					return out, nil
+				}
+				dist += 0x4000
+				n = t + 2
+			default: // M1 after a match
+				b, err := next()
+				if err != nil {
+					return nil, err
+				}
+				dist = 1 + (t >> 2) + (b << 2)
+				n = 2
+			}
+			if err = copyMatch(dist, n); err != nil {
+				return nil, err
+			}
+			t = int(in[ip-2]) & 3
+			if t == 0 {
+				state = stLoop
+			} else {
+				state = stMatchNext
+			}
+		case stMatchNext:
+			if err = lit(t); err != nil {
+				return nil, err
+			}
+			if t, err = next(); err != nil {
+				return nil, err
+			}
+			state = stMatch
+		}
+	}
+}
