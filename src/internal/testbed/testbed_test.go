@@ -1,0 +1,178 @@
+package testbed
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+)
+
+func smallLayout() Layout {
+	return Layout{Sites: []SiteSpec{{"A", 2}, {"B", 1}}, Rate: "1gbit"}
+}
+
+// TestDelayAppliedBetweenSitesOnly checks the layout's reachability and
+// that the WAN delay applies to inter-site traffic (RTT ≥ 2×delay) and not
+// to traffic inside one site.
+func TestDelayAppliedBetweenSitesOnly(t *testing.T) {
+	b := New(t, smallLayout())
+	a, bs := b.Site("A"), b.Site("B")
+	ga, err := b.AddGuest(a.Containers[0], "vm-t-0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := b.AddGuest(bs.Containers[0], "vm-t-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ga.Addr.String() != "198.18.0.101" || gb.Addr.String() != "198.18.1.101" || a.Frontend.Addr.String() != "198.18.0.1" {
+		t.Fatalf("addresses: guest A %v, guest B %v, frontend A %v", ga.Addr, gb.Addr, a.Frontend.Addr)
+	}
+	// Every host reaches every other host.
+	hosts := b.Hosts()
+	for _, h := range hosts {
+		for _, o := range hosts {
+			if h != o {
+				if _, err := h.Ping(o.Addr, 1, 200*time.Millisecond); err != nil {
+					t.Fatalf("%s → %s: %v", h.NS, o.NS, err)
+				}
+			}
+		}
+	}
+
+	for _, d := range []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 0} {
+		if err := b.SetDelay(d, 0); err != nil {
+			t.Fatal(err)
+		}
+		cross, err := ga.Ping(gb.Addr, 5, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local, err := ga.Ping(a.Containers[1].Addr, 5, 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("one-way delay %v: cross-site RTT %v, same-site RTT %v", d, cross, local)
+		if cross < 2*d {
+			t.Errorf("delay %v: cross-site RTT %v < 2×delay", d, cross)
+		}
+		if cross > 2*d+20*time.Millisecond {
+			t.Errorf("delay %v: cross-site RTT %v far above 2×delay", d, cross)
+		}
+		if local > 5*time.Millisecond {
+			t.Errorf("delay %v: same-site RTT %v: intra-site traffic is delayed", d, local)
+		}
+	}
+	st, err := b.WANStatus()
+	if err != nil || !strings.Contains(st, "forwarded=") || strings.Contains(st, "forwarded=0 ") {
+		t.Fatalf("wan status %q, %v", st, err)
+	}
+}
+
+func TestLossAndLinkDown(t *testing.T) {
+	b := New(t, smallLayout())
+	a, bs := b.Site("A"), b.Site("B")
+	if err := b.SetDelay(0, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := a.Frontend.Run("ping", "-n", "-q", "-c", "40", "-i", "0.01", "-W", "1", bs.Frontend.Addr.String())
+	// Each ping crosses the WAN twice: P(reply) = 0.25.
+	var sent, recv int
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "packets transmitted") {
+			fmt.Sscanf(l, "%d packets transmitted, %d received", &sent, &recv)
+		}
+	}
+	if sent != 40 || recv == 0 || recv > 25 {
+		t.Fatalf("with loss 0.5: %d/%d replies (want some, well under all):\n%s", recv, sent, out)
+	}
+	if err := b.SetDelay(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetDelay(-time.Second, 0); err == nil {
+		t.Fatal("negative delay accepted")
+	}
+	c := a.Containers[1]
+	if err := c.SetLink(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Frontend.Ping(c.Addr, 1, 100*time.Millisecond); err == nil {
+		t.Fatal("container reachable with its link down")
+	}
+	if err := c.SetLink(true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Frontend.Ping(c.Addr, 2, 100*time.Millisecond); err != nil {
+		t.Fatalf("container unreachable after link up: %v", err)
+	}
+}
+
+func TestResearchLayout(t *testing.T) {
+	b := New(t, Research())
+	want := map[string]int{"A": 5, "B": 4, "C": 4}
+	for _, s := range b.Sites {
+		if len(s.Containers) != want[s.Name] {
+			t.Errorf("site %s: %d containers, want %d", s.Name, len(s.Containers), want[s.Name])
+		}
+	}
+	last := b.Sites[2].Containers[3]
+	if _, err := b.Sites[0].Frontend.Ping(last.Addr, 1, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	qd, err := last.Run("tc", "qdisc", "show", "dev", "eth0")
+	if err != nil || !strings.Contains(qd, "tbf") || !strings.Contains(qd, "1Gbit") {
+		t.Fatalf("eth0 not shaped to 1 Gbit/s: %q %v", qd, err)
+	}
+	ns := b.Sites[0].Frontend.NS
+	b.Close()
+	if _, err := os.Stat("/run/netns/" + ns); err == nil {
+		t.Fatalf("namespace %s left after Close", ns)
+	}
+}
+
+// TestThroughputAndRTT measures what the evaluation relies on: TCP
+// throughput across the WAN emulator at 0 ms, and RTT at 0/10/50 ms.
+// Figures are logged (run with -v); only gross failures fail.
+func TestThroughputAndRTT(t *testing.T) {
+	binaries.Require(t, "iperf3")
+	b := New(t, smallLayout())
+	srv, cli := b.Site("B").Frontend, b.Site("A").Frontend
+	p, err := srv.Start("iperf3", "-s", "-1", "-B", srv.Addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	out, err := cli.Run("iperf3", "-c", srv.Addr.String(), "-t", "3", "-J")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, p.Out.String())
+	}
+	var r struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	gbps := r.End.SumReceived.BitsPerSecond / 1e9
+	t.Logf("iperf3 TCP across the WAN emulator at 0 ms: %.3f Gbit/s (links shaped to 1 Gbit/s)", gbps)
+	if gbps < 0.1 || gbps > 1.05 {
+		t.Errorf("throughput %.3f Gbit/s outside 0.1..1.05", gbps)
+	}
+	for _, d := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond} {
+		if err := b.SetDelay(d, 0); err != nil {
+			t.Fatal(err)
+		}
+		rtt, err := cli.Ping(srv.Addr, 10, 20*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("one-way %v: RTT avg %v (%.2f× delay)", d, rtt, float64(rtt)/float64(max(d, 1)))
+	}
+}
