@@ -115,7 +115,7 @@ func NewMACPool(base, mask string, used []string) (*MACPool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vm_mac_base_addr_mask: %v", err)
 	}
-	if b&1<<40 != 0 {
+	if b&(1<<40) != 0 {
 		return nil, fmt.Errorf("vm_mac_base_addr %s is a multicast address", base)
 	}
 	p := &MACPool{base: b & m, mask: m & 0xffffffffffff, next: 1, used: make(map[uint64]struct{}, len(used))}
