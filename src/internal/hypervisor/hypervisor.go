@@ -1,0 +1,315 @@
+package hypervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket/dialers"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+)
+
+// Hypervisor is one libvirtd connection, opened on first use and reopened
+// after libvirtd goes away, so the agent outlives libvirtd restarts.
+// Errors are *agentapi.Fault values ready to go back to the caller.
+type Hypervisor struct {
+	socket, uri string
+	opt         Options
+
+	mu sync.Mutex
+	l  *libvirt.Libvirt
+
+	// ops serialises state changes so check-then-act (define, start)
+	// cannot race; reads run concurrently.
+	ops sync.Mutex
+}
+
+// New returns a Hypervisor for the libvirtd at socket, opening uri.
+func New(socket, uri string, opt Options) *Hypervisor {
+	return &Hypervisor{socket: socket, uri: uri, opt: opt}
+}
+
+// URI is the configured libvirt URI.
+func (h *Hypervisor) URI() string { return h.uri }
+
+// Close drops the libvirt connection. Guests are left as they are.
+func (h *Hypervisor) Close() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.l == nil {
+		return nil
+	}
+	err := h.l.Disconnect()
+	h.l = nil
+	return err
+}
+
+func (h *Hypervisor) conn() (*libvirt.Libvirt, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.l != nil && h.l.IsConnected() {
+		return h.l, nil
+	}
+	h.l = nil
+	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(h.socket), dialers.WithLocalTimeout(3*time.Second)))
+	if err := l.ConnectToURI(libvirt.ConnectURI(h.uri)); err != nil {
+		return nil, agentapi.Faultf(agentapi.FaultHypervisor, "libvirt unreachable at %s (%s): %v", h.socket, h.uri, err)
+	}
+	h.l = l
+	return l, nil
+}
+
+// drop forgets a connection that failed below the libvirt protocol.
+func (h *Hypervisor) drop(l *libvirt.Libvirt) {
+	h.mu.Lock()
+	if h.l == l {
+		h.l = nil
+	}
+	h.mu.Unlock()
+	l.Disconnect()
+}
+
+// do runs fn on a live connection and turns errors into faults.
+func (h *Hypervisor) do(name string, fn func(*libvirt.Libvirt) error) error {
+	l, err := h.conn()
+	if err != nil {
+		return err
+	}
+	err = fn(l)
+	if err == nil {
+		return nil
+	}
+	var f *agentapi.Fault
+	if errors.As(err, &f) {
+		return f
+	}
+	if libvirt.IsNotFound(err) {
+		return agentapi.Faultf(agentapi.FaultNoSuchGuest, "no guest %q on this container", name)
+	}
+	var lerr libvirt.Error
+	if !errors.As(err, &lerr) {
+		// Transport failure: reconnect next time.
+		h.drop(l)
+		return agentapi.Faultf(agentapi.FaultHypervisor, "libvirt connection lost: %v", err)
+	}
+	return agentapi.Faultf(agentapi.FaultHypervisor, "libvirt: %s", lerr.Message)
+}
+
+// Host is the container's CPU count and memory as the hypervisor sees it
+// (on Xen, the machine's free memory, not dom0's).
+func (h *Hypervisor) Host() (cpus, memTotalMB, memFreeMB int, err error) {
+	err = h.do("", func(l *libvirt.Libvirt) error {
+		_, memKiB, n, _, _, _, _, _, err := l.NodeGetInfo()
+		if err != nil {
+			return err
+		}
+		free, err := l.NodeGetFreeMemory()
+		if err != nil {
+			return err
+		}
+		cpus, memTotalMB, memFreeMB = int(n), int(memKiB/1024), int(free/(1<<20))
+		return nil
+	})
+	return
+}
+
+var stateNames = map[libvirt.DomainState]string{
+	libvirt.DomainNostate:     agentapi.StateNoState,
+	libvirt.DomainRunning:     agentapi.StateRunning,
+	libvirt.DomainBlocked:     agentapi.StateBlocked,
+	libvirt.DomainPaused:      agentapi.StatePaused,
+	libvirt.DomainShutdown:    agentapi.StateShutdown,
+	libvirt.DomainShutoff:     agentapi.StateShutoff,
+	libvirt.DomainCrashed:     agentapi.StateCrashed,
+	libvirt.DomainPmsuspended: agentapi.StateSuspend,
+}
+
+func active(s libvirt.DomainState) bool {
+	return s != libvirt.DomainShutoff && s != libvirt.DomainCrashed && s != libvirt.DomainNostate
+}
+
+// List returns every guest libvirt knows on this container, ours or not.
+func (h *Hypervisor) List() ([]agentapi.GuestInfo, error) {
+	var out []agentapi.GuestInfo
+	err := h.do("", func(l *libvirt.Libvirt) error {
+		doms, _, err := l.ConnectListAllDomains(1, 0)
+		if err != nil {
+			return err
+		}
+		out = make([]agentapi.GuestInfo, 0, len(doms))
+		for _, d := range doms {
+			g, err := h.info(l, d)
+			if libvirt.IsNotFound(err) {
+				continue // undefined between list and lookup
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, g)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func (h *Hypervisor) info(l *libvirt.Libvirt, d libvirt.Domain) (agentapi.GuestInfo, error) {
+	state, maxMemKiB, _, vcpus, _, err := l.DomainGetInfo(d)
+	if err != nil {
+		return agentapi.GuestInfo{}, err
+	}
+	text, err := l.DomainGetXMLDesc(d, 0)
+	if err != nil {
+		return agentapi.GuestInfo{}, err
+	}
+	g := agentapi.GuestInfo{
+		Name:  d.Name,
+		State: stateNames[libvirt.DomainState(state)],
+		CPUs:  int(vcpus),
+		MemMB: int(maxMemKiB / 1024),
+		MACs:  []string{},
+	}
+	if g.State == "" {
+		g.State = agentapi.StateNoState
+	}
+	if p, err := parseDomain(text); err == nil {
+		for _, nic := range p.Devices.Interfaces {
+			g.MACs = append(g.MACs, nic.MAC.Address)
+		}
+	}
+	return g, nil
+}
+
+func (h *Hypervisor) state(l *libvirt.Libvirt, name string) (libvirt.Domain, libvirt.DomainState, error) {
+	d, err := l.DomainLookupByName(name)
+	if err != nil {
+		return d, 0, err
+	}
+	s, _, err := l.DomainGetState(d, 0)
+	return d, libvirt.DomainState(s), err
+}
+
+// Define creates the guest (and its sparse disk image when createDisk)
+// from a normalized spec. Same spec again: nothing to do.
+func (h *Hypervisor) Define(s agentapi.GuestSpec, createDisk bool) error {
+	h.ops.Lock()
+	defer h.ops.Unlock()
+	text, err := DomainXML(s, h.opt)
+	if err != nil {
+		return agentapi.Faultf(agentapi.FaultBadSpec, "%v", err)
+	}
+	return h.do(s.Name, func(l *libvirt.Libvirt) error {
+		d, err := l.DomainLookupByName(s.Name)
+		if err == nil {
+			old, err := l.DomainGetXMLDesc(d, libvirt.DomainXMLInactive)
+			if err != nil {
+				return err
+			}
+			p, err := parseDomain(old)
+			if err != nil || p.Metadata.Spec == nil {
+				return agentapi.Faultf(agentapi.FaultConflict, "guest %q exists and was not defined by vcluster", s.Name)
+			}
+			if p.Metadata.Spec.Digest != SpecDigest(s) {
+				return agentapi.Faultf(agentapi.FaultConflict, "guest %q exists with a different spec; undefine it first", s.Name)
+			}
+			return nil
+		}
+		if !libvirt.IsNotFound(err) {
+			return err
+		}
+		if createDisk {
+			if err := makeDisk(h.opt.DiskPath(s.Name), int64(s.DiskGB)<<30); err != nil {
+				return agentapi.Faultf(agentapi.FaultHypervisor, "disk image: %v", err)
+			}
+		}
+		_, err = l.DomainDefineXML(string(text))
+		return err
+	})
+}
+
+// makeDisk creates a sparse image; an existing image is kept as it is
+// (a guest redefined after undefine keeps its installed disk).
+func makeDisk(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}
+
+// Start boots a defined guest; a running guest is left alone and a
+// paused one resumed.
+func (h *Hypervisor) Start(name string) error {
+	h.ops.Lock()
+	defer h.ops.Unlock()
+	return h.do(name, func(l *libvirt.Libvirt) error {
+		d, st, err := h.state(l, name)
+		switch {
+		case err != nil:
+			return err
+		case st == libvirt.DomainPaused:
+			return l.DomainResume(d)
+		case active(st):
+			return nil
+		}
+		return l.DomainCreate(d)
+	})
+}
+
+// Shutdown asks the guest OS to power off (ACPI / Xen shutdown); a
+// stopped guest is left alone.
+func (h *Hypervisor) Shutdown(name string) error {
+	h.ops.Lock()
+	defer h.ops.Unlock()
+	return h.do(name, func(l *libvirt.Libvirt) error {
+		d, st, err := h.state(l, name)
+		if err != nil || !active(st) {
+			return err
+		}
+		return l.DomainShutdown(d)
+	})
+}
+
+// Destroy powers the guest off at once; a stopped guest is left alone.
+func (h *Hypervisor) Destroy(name string) error {
+	h.ops.Lock()
+	defer h.ops.Unlock()
+	return h.do(name, func(l *libvirt.Libvirt) error {
+		d, st, err := h.state(l, name)
+		if err != nil || !active(st) {
+			return err
+		}
+		return l.DomainDestroy(d)
+	})
+}
+
+// Undefine removes a stopped guest's definition. Its disk image stays
+// (see docs/agent-protocol.md): deleting data is not the agent's call.
+func (h *Hypervisor) Undefine(name string) error {
+	h.ops.Lock()
+	defer h.ops.Unlock()
+	return h.do(name, func(l *libvirt.Libvirt) error {
+		d, st, err := h.state(l, name)
+		if err != nil {
+			return err
+		}
+		if active(st) {
+			return agentapi.Faultf(agentapi.FaultGuestActive, "guest %q is %s; shut it down or destroy it first", name, stateNames[st])
+		}
+		return l.DomainUndefine(d)
+	})
+}
+
+// String describes the connection target for logs.
+func (h *Hypervisor) String() string { return fmt.Sprintf("%s via %s", h.uri, h.socket) }

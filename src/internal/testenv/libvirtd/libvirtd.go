@@ -1,0 +1,167 @@
+// Package libvirtd starts a private libvirtd for a test: its own config,
+// socket and state in a fresh folder, run as an unprivileged user so that
+// libvirtd stays in session mode (a root libvirtd takes host-wide locks in
+// /run/libvirt and a second one would fail). Each emulated VM container
+// gets its own daemon and so sees only its own guests. Start-up takes
+// about 150 ms.
+//
+// Tests open "test:///default" on it: libvirt's test driver, whose state
+// (the "test" domain plus what the test defines) lives as long as at least
+// one connection to it is open. Hold keeps one open.
+package libvirtd
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket/dialers"
+
+	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+)
+
+// Program is Debian's libvirtd.
+const Program = "/usr/sbin/libvirtd"
+
+// TestURI is the URI of libvirt's test driver.
+const TestURI = "test:///default"
+
+// Daemon is one running private libvirtd.
+type Daemon struct {
+	Dir    string // its folder: config, socket, state, log
+	Socket string // the read-write unix socket
+	URI    string // TestURI
+	cmd    *exec.Cmd
+	done   chan struct{}
+}
+
+// Start runs a private libvirtd until the test ends.
+func Start(t testing.TB) *Daemon {
+	t.Helper()
+	binaries.RequireRoot(t)
+	binaries.Require(t, Program)
+	d, err := start()
+	if err != nil {
+		t.Fatalf("libvirtd: %v", err)
+	}
+	t.Cleanup(d.Stop)
+	return d
+}
+
+func start() (*Daemon, error) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return nil, fmt.Errorf("need the user nobody to run libvirtd in session mode: %v", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	// Not t.TempDir: its parents are 0700 root, closed to nobody.
+	dir, err := os.MkdirTemp("", "vc-libvirtd-")
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "libvirtd.conf")
+	text := fmt.Sprintf("unix_sock_dir = %q\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nunix_sock_rw_perms = \"0770\"\n", dir)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Chown(dir, uid, gid); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "libvirtd.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(Program, "-f", conf, "--pid-file", filepath.Join(dir, "libvirtd.pid"))
+	cmd.Dir = dir
+	cmd.Env = []string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + dir,
+		"XDG_RUNTIME_DIR=" + dir,
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+		"XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
+		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)},
+		Pdeathsig:  syscall.SIGKILL, // never outlive the test process
+		Setpgid:    true,
+	}
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "libvirt-sock"), URI: TestURI, cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(d.done) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, err := os.Stat(d.Socket); err == nil {
+			return d, nil
+		}
+		select {
+		case <-d.done:
+			log, _ := os.ReadFile(filepath.Join(dir, "libvirtd.log"))
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("exited at start-up: %s", tail(log))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			d.Stop()
+			return nil, fmt.Errorf("no socket after 15s")
+		}
+	}
+}
+
+func tail(b []byte) string {
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// Stop ends the daemon (by its PID) and removes its folder. Safe to call
+// twice: a test may stop libvirtd early to see the agent survive it.
+func (d *Daemon) Stop() {
+	select {
+	case <-d.done:
+	default:
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(5 * time.Second):
+			d.cmd.Process.Kill()
+			<-d.done
+		}
+	}
+	os.RemoveAll(d.Dir)
+}
+
+// Connect opens a go-libvirt connection to the test driver.
+func (d *Daemon) Connect() (*libvirt.Libvirt, error) {
+	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(3*time.Second)))
+	if err := l.ConnectToURI(libvirt.ConnectURI(d.URI)); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Hold opens a connection that lives until the test ends, so the test
+// driver keeps its guests while other clients (an agent) come and go.
+func (d *Daemon) Hold(t testing.TB) *libvirt.Libvirt {
+	t.Helper()
+	l, err := d.Connect()
+	if err != nil {
+		t.Fatalf("libvirtd: connect: %v", err)
+	}
+	t.Cleanup(func() { l.Disconnect() })
+	return l
+}
