@@ -28,6 +28,16 @@ func ValidName(kind, s string) error {
 	return nil
 }
 
+var siteRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9-]{0,31}$`)
+
+// ValidSite checks a site name: letters (either case), digits and '-'.
+func ValidSite(s string) error {
+	if !siteRE.MatchString(s) {
+		return fmt.Errorf("site name %q is not valid: use 1-32 letters, digits and '-', starting with a letter", s)
+	}
+	return nil
+}
+
 // hostRE accepts host names and IPv4/IPv6 literals (for container and
 // frontend addresses).
 var hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.:-]{0,252}[A-Za-z0-9])?$`)

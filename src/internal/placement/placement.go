@@ -162,7 +162,7 @@ func Place(cs []Container, r Request) (Plan, error) {
 		if !c.Reported && !warned[ch.Index] {
 			warned[ch.Index] = true
 			p.Warnings = append(p.Warnings, fmt.Sprintf(
-				"container %s/%s has never reported its load; placed by its declared capacity (%d cpus, %d MiB)",
+				"container %s/%s has never reported its load; placed by its declared capacity (%d cpus, %d MiB free)",
 				c.Site, c.Host, c.CPUs, c.FreeMem))
 		}
 	}

@@ -52,7 +52,9 @@ type Command struct {
 }
 
 // Name is "verb noun ...".
-func (c *Command) Name() string { return c.Verb + " " + strings.Join(c.Noun, " ") }
+func (c *Command) Name() string {
+	return strings.TrimSpace(c.Verb + " " + strings.Join(c.Noun, " "))
+}
 
 var registry []*Command
 
@@ -340,7 +342,10 @@ func Usage(w io.Writer, words []string) {
 		if prefix != "" && !strings.HasPrefix(c.Name(), prefix) {
 			continue
 		}
-		d, _, _ := strings.Cut(strings.TrimSpace(c.Description), "\n")
+		d := strings.Join(strings.Fields(c.Description), " ")
+		if i := strings.Index(d, ". "); i > 0 {
+			d = d[:i+1]
+		}
 		t.Row(c.Name(), d)
 	}
 	t.Flush()

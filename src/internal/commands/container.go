@@ -1,0 +1,181 @@
+package commands
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/db"
+	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
+)
+
+func init() {
+	rockscmd.Register(&rockscmd.Command{
+		Verb: "add", Noun: []string{"vcluster", "container"},
+		Description: `Register a VM container of a site: a host running vcluster-agent that
+boots guests. Until the container reports its load, placement uses the
+declared cpus= and mem= (and warns).`,
+		Args: []rockscmd.Arg{
+			{Name: "SITE", Doc: "A site registered with 'rocks add vcluster site'."},
+			{Name: "HOST", Doc: "The container's host name (e.g. vm-container-0-0)."},
+		},
+		Params: []rockscmd.Param{
+			{Name: "agent", Doc: "The agent's address, HOST or HOST:PORT (required); the port defaults to the site's agent-port."},
+			{Name: "cpus", Default: "0", Doc: "Declared CPUs (used until the container reports)."},
+			{Name: "mem", Default: "0", Doc: "Declared memory for guests in MiB (used until the container reports)."},
+		},
+		Examples: []rockscmd.Example{{
+			Cmd: "add vcluster container B vm-container-0-0 agent=198.18.1.10 cpus=8 mem=16384",
+			Doc: "Register a container of site B.",
+		}},
+		Run: addContainer,
+	})
+	rockscmd.Register(&rockscmd.Command{
+		Verb: "list", Noun: []string{"vcluster", "container"},
+		Description: "List the VM containers of all sites with their latest load report and guest count.",
+		Args:        []rockscmd.Arg{{Name: "SITE", Optional: true, Doc: "Only this site."}},
+		Examples:    []rockscmd.Example{{Cmd: "list vcluster container"}},
+		Run:         listContainers,
+	})
+}
+
+func addContainer(c *rockscmd.Context) error {
+	site, host := c.Args[0], c.Args[1]
+	if err := alloc.ValidSite(site); err != nil {
+		return err
+	}
+	if err := alloc.ValidHost("container host", host); err != nil {
+		return err
+	}
+	agent := c.Param("agent")
+	if agent == "" {
+		return errors.New("agent=ADDR is required")
+	}
+	ahost, aport, err := net.SplitHostPort(agent)
+	if err != nil {
+		ahost, aport = agent, ""
+	}
+	if err := alloc.ValidHost("agent", ahost); err != nil {
+		return err
+	}
+	if aport != "" {
+		if p, err := strconv.Atoi(aport); err != nil || p < 1 || p > 65535 {
+			return fmt.Errorf("agent=%q: bad port", agent)
+		}
+	}
+	cpus, err := c.IntParam("cpus", 0, 4096)
+	if err != nil {
+		return err
+	}
+	mem, err := c.IntParam("mem", 0, 1<<30)
+	if err != nil {
+		return err
+	}
+	d, err := c.DB()
+	if err != nil {
+		return err
+	}
+	var siteID, port int
+	var home string
+	err = d.QueryRowContext(c.Ctx, "SELECT ID, AgentPort, Home FROM vc_sites WHERE Name = ?", site).Scan(&siteID, &port, &home)
+	if errors.Is(err, sql.ErrNoRows) {
+		return unknownSite(c, d, site)
+	}
+	if err != nil {
+		return err
+	}
+	if aport == "" {
+		agent = net.JoinHostPort(ahost, strconv.Itoa(port))
+	}
+	// A home-site container that Rocks knows is linked to its nodes row.
+	var node sql.NullInt64
+	if home == "yes" {
+		err := d.QueryRowContext(c.Ctx, "SELECT ID FROM nodes WHERE Name = ? ORDER BY ID LIMIT 1", host).Scan(&node)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+	}
+	_, err = d.ExecContext(c.Ctx, "INSERT INTO vc_containers (Site, Host, Node, Agent, CPUs, Mem) VALUES (?, ?, ?, ?, ?, ?)",
+		siteID, host, node, agent, cpus, mem)
+	if db.IsDuplicate(err) {
+		return fmt.Errorf("container %s already exists at site %s", host, site)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "added container %s at site %s (agent %s, %d cpus, %d MiB declared)\n", host, site, agent, cpus, mem)
+	return nil
+}
+
+func unknownSite(c *rockscmd.Context, d *sql.DB, site string) error {
+	known, _ := names(c, d, "SELECT Name FROM vc_sites ORDER BY Name")
+	if len(known) == 0 {
+		return fmt.Errorf("unknown site %q: no sites yet (rocks add vcluster site NAME frontend=ADDR)", site)
+	}
+	return fmt.Errorf("unknown site %q (known: %s)", site, join(known))
+}
+
+func names(c *rockscmd.Context, d *sql.DB, q string, args ...any) ([]string, error) {
+	rows, err := d.QueryContext(c.Ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func listContainers(c *rockscmd.Context) error {
+	d, err := c.DB()
+	if err != nil {
+		return err
+	}
+	q := `SELECT c.Host, s.Name, c.Agent, c.CPUs, c.Mem, l.Load1, l.FreeMem, l.Reported,
+		(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
+		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
+		LEFT JOIN vc_load l ON l.Container = c.ID`
+	var args []any
+	if len(c.Args) == 1 {
+		q += " WHERE s.Name = ?"
+		args = append(args, c.Args[0])
+	}
+	rows, err := d.QueryContext(c.Ctx, q+" ORDER BY s.Name, c.Host", args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	t := rockscmd.NewTable(c.Out, "container", "site", "agent", "cpus", "mem", "load", "free-mem", "reported", "guests")
+	for rows.Next() {
+		var host, site, agent string
+		var cpus, mem, guests int
+		var load sql.NullFloat64
+		var free sql.NullInt64
+		var rep sql.NullTime
+		if err := rows.Scan(&host, &site, &agent, &cpus, &mem, &load, &free, &rep, &guests); err != nil {
+			return err
+		}
+		var l, f, r any
+		if rep.Valid {
+			l, f, r = fmt.Sprintf("%.2f", load.Float64), free.Int64, rep.Time.UTC().Format(time.DateTime)
+		} else {
+			r = "never"
+		}
+		t.Row(host, site, agent, cpus, mem, l, f, r, guests)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	t.Flush()
+	return nil
+}

@@ -1,0 +1,80 @@
+package commands
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
+)
+
+func init() {
+	rockscmd.Register(&rockscmd.Command{
+		Verb: "remove", Noun: []string{"vcluster"},
+		Description: `Remove a virtual cluster from the database: its guests' Rocks nodes
+(nodes, networks, vm_nodes, vm_disks, host attributes), its overlay and its
+vc_* rows, in one transaction. It does not touch running machines.`,
+		Args:     []rockscmd.Arg{{Name: "NAME", Doc: "The virtual cluster."}},
+		Examples: []rockscmd.Example{{Cmd: "remove vcluster vc1"}},
+		Run: func(c *rockscmd.Context) error {
+			name := c.Args[0]
+			if err := alloc.ValidName("cluster", name); err != nil {
+				return err
+			}
+			d, err := c.DB()
+			if err != nil {
+				return err
+			}
+			n, err := Remove(c.Ctx, d, name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Out, "removed virtual cluster %s (%d guests)\n", name, n)
+			return nil
+		},
+	})
+}
+
+// Remove deletes a virtual cluster and its guests' Rocks rows in one
+// transaction and returns the number of guests removed.
+func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT ID FROM vc_lock WHERE ID = 1 FOR UPDATE"); err != nil {
+		return 0, err
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, "SELECT ID FROM vc_clusters WHERE Name = ? FOR UPDATE", name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("unknown virtual cluster %q", name)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM vc_vms WHERE Cluster = ?", id).Scan(&n); err != nil {
+		return 0, err
+	}
+	for _, q := range []string{
+		`DELETE a FROM attributes a JOIN catindex ci ON ci.ID = a.Catindex
+			JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'
+			JOIN vc_vms v ON v.Name = ci.Name WHERE v.Cluster = ?`,
+		`DELETE ci FROM catindex ci JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'
+			JOIN vc_vms v ON v.Name = ci.Name WHERE v.Cluster = ?`,
+		`DELETE dk FROM vm_disks dk JOIN vm_nodes vn ON vn.ID = dk.Vm_Node JOIN vc_vms v ON v.Node = vn.Node WHERE v.Cluster = ?`,
+		`DELETE vn FROM vm_nodes vn JOIN vc_vms v ON v.Node = vn.Node WHERE v.Cluster = ?`,
+		`DELETE nw FROM networks nw JOIN vc_vms v ON v.Node = nw.Node WHERE v.Cluster = ?`,
+		`DELETE n FROM nodes n JOIN vc_vms v ON v.Node = n.ID WHERE v.Cluster = ?`,
+		`DELETE FROM vc_clusters WHERE ID = ?`, // cascades to vc_vms, vc_overlays
+	} {
+		if _, err := tx.ExecContext(ctx, q, id); err != nil {
+			return 0, err
+		}
+	}
+	return n, tx.Commit()
+}

@@ -1,0 +1,5 @@
+package commands
+
+import "strings"
+
+func join(s []string) string { return strings.Join(s, ", ") }
