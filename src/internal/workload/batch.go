@@ -1,0 +1,195 @@
+package workload
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// TaskResult is one compound's outcome.
+type TaskResult struct {
+	Compound string
+	Node     string  // where Slurm ran it
+	Affinity float64 // best mode, kcal/mol
+	Modes    int
+	Err      string // empty when the task succeeded and its output checked
+}
+
+// Report is one batch.
+type Report struct {
+	JobID   string
+	Total   int
+	OK      int
+	Wall    time.Duration // sbatch to last result
+	Tasks   []TaskResult
+	PerNode map[string]int // tasks run on each node
+}
+
+// Summary is the one-line result: tasks=ok/total and wall seconds.
+func (r *Report) Summary() string {
+	return fmt.Sprintf("tasks=%d/%d wall=%.1fs nodes=%d", r.OK, r.Total, r.Wall.Seconds(), len(r.PerNode))
+}
+
+// jobScript is the array job: task i docks line i+1 of the compound list
+// and leaves NAME.log (Vina's stdout), NAME.pdbqt (poses) and, last,
+// NAME.done ("<exit code> <node>"), written by rename so a reader never
+// sees a partial marker.
+const jobScript = `#!/bin/bash
+# vcluster workload: one compound per Slurm array task.
+set -u
+line=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" %[1]s)
+name=${line%%%%	*}
+lig=${line#*	}
+out=%[2]s
+vina --receptor %[3]s --ligand "$lig" \
+  --center_x %[4]g --center_y %[5]g --center_z %[6]g \
+  --size_x %[7]g --size_y %[8]g --size_z %[9]g \
+  --cpu 1 --exhaustiveness %[10]d --seed %[11]d \
+  --out "$out/$name.pdbqt" >"$out/$name.log" 2>&1
+rc=$?
+echo "$rc ${SLURMD_NODENAME:-unknown}" >"$out/$name.done.tmp"
+mv "$out/$name.done.tmp" "$out/$name.done"
+exit $rc
+`
+
+// Run submits one array task per compound of set, waits until every task
+// has left its marker (or ctx ends), and checks every output.
+func Run(ctx context.Context, s *Slurm, set *Set, dir string) (*Report, error) {
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	var list strings.Builder
+	for _, c := range set.Compounds {
+		fmt.Fprintf(&list, "%s\t%s\n", c.Name, c.Ligand)
+	}
+	listFile := filepath.Join(dir, "compounds.list")
+	if err := os.WriteFile(listFile, []byte(list.String()), 0o644); err != nil {
+		return nil, err
+	}
+	b := set.Box
+	script := fmt.Sprintf(jobScript, shq(listFile), shq(out), shq(set.Receptor),
+		b.Center[0], b.Center[1], b.Center[2], b.Size[0], b.Size[1], b.Size[2],
+		set.Settings.Exhaustiveness, set.Settings.Seed)
+	scriptFile := filepath.Join(dir, "dock.sh")
+	if err := os.WriteFile(scriptFile, []byte(script), 0o755); err != nil {
+		return nil, err
+	}
+
+	n := len(set.Compounds)
+	start := time.Now()
+	res, err := s.Client("sbatch", "--parsable", "--job-name=dock",
+		fmt.Sprintf("--array=0-%d", n-1), "--ntasks=1", "--cpus-per-task=1",
+		"--chdir="+dir, "--output="+filepath.Join(dir, "slurm-%A_%a.out"), scriptFile)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{JobID: strings.TrimSpace(strings.Split(res, ";")[0]), Total: n, PerNode: map[string]int{}}
+	if _, err := strconv.Atoi(r.JobID); err != nil {
+		return nil, fmt.Errorf("sbatch: unexpected reply %q", res)
+	}
+
+	// Wait for every marker; a marker file is the task's own word that it
+	// finished, whatever the scheduler's bookkeeping says.
+	pending := make(map[string]bool, n)
+	for _, c := range set.Compounds {
+		pending[c.Name] = true
+	}
+	for len(pending) > 0 {
+		for name := range pending {
+			if _, err := os.Stat(filepath.Join(out, name+".done")); err == nil {
+				delete(pending, name)
+			}
+		}
+		if len(pending) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			_, _ = s.Client("scancel", r.JobID)
+			return r, fmt.Errorf("batch %s: %d of %d tasks unfinished: %v", r.JobID, len(pending), n, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	r.Wall = time.Since(start)
+
+	for _, c := range set.Compounds {
+		t := check(out, c.Name)
+		if t.Err == "" {
+			r.OK++
+		}
+		r.PerNode[t.Node]++
+		r.Tasks = append(r.Tasks, t)
+	}
+	return r, nil
+}
+
+// check reads one task's marker, log and poses and cross-checks them.
+func check(out, name string) TaskResult {
+	t := TaskResult{Compound: name}
+	done, err := os.ReadFile(filepath.Join(out, name+".done"))
+	if err != nil {
+		t.Err = err.Error()
+		return t
+	}
+	f := strings.Fields(string(done))
+	if len(f) != 2 {
+		t.Err = fmt.Sprintf("bad marker %q", done)
+		return t
+	}
+	t.Node = f[1]
+	if f[0] != "0" {
+		t.Err = "vina exit code " + f[0]
+		return t
+	}
+	logData, err := os.ReadFile(filepath.Join(out, name+".log"))
+	if err != nil {
+		t.Err = err.Error()
+		return t
+	}
+	fromLog, err := ParseVinaLog(string(logData))
+	if err != nil {
+		t.Err = "log: " + err.Error()
+		return t
+	}
+	poses, err := os.ReadFile(filepath.Join(out, name+".pdbqt"))
+	if err != nil {
+		t.Err = err.Error()
+		return t
+	}
+	fromOut, err := ParseVinaOut(string(poses))
+	if err != nil {
+		t.Err = "poses: " + err.Error()
+		return t
+	}
+	// The log prints 4 significant digits, the poses 3 decimals; the poses
+	// leave out modes far above the best (energy range), never add any.
+	if math.Abs(fromLog.Best-fromOut.Best) > 0.01 || fromOut.Modes > fromLog.Modes {
+		t.Err = fmt.Sprintf("log (%g, %d modes) and poses (%g, %d modes) disagree", fromLog.Best, fromLog.Modes, fromOut.Best, fromOut.Modes)
+		return t
+	}
+	t.Affinity, t.Modes = fromLog.Best, fromLog.Modes
+	return t
+}
+
+// WriteResults writes one line per compound (name, node, affinity, error)
+// sorted by affinity, best first.
+func (r *Report) WriteResults(path string) error {
+	ts := append([]TaskResult(nil), r.Tasks...)
+	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Affinity < ts[j].Affinity })
+	var b strings.Builder
+	b.WriteString("compound\tnode\taffinity_kcal_mol\tmodes\terror\n")
+	for _, t := range ts {
+		fmt.Fprintf(&b, "%s\t%s\t%.3f\t%d\t%s\n", t.Compound, t.Node, t.Affinity, t.Modes, t.Err)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// shq quotes s for bash.
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,128 @@
+package workload
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/testbed"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+)
+
+func cacheDir(t testing.TB) string {
+	root, err := binaries.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "build", "workload")
+}
+
+// compounds is the batch size: a handful in `go test`; VCLUSTER_WORKLOAD_N
+// raises it (make eval runs 400 through its own driver).
+func compounds(t testing.TB) int {
+	if s := os.Getenv("VCLUSTER_WORKLOAD_N"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("VCLUSTER_WORKLOAD_N=%q", s)
+		}
+		return n
+	}
+	return 6
+}
+
+// TestBatchAcrossSites builds two sites with three guests, runs Slurm over
+// their underlay addresses with 10 ms one-way delay between the sites, docks
+// a handful of compounds one per task, and checks every result.
+func TestBatchAcrossSites(t *testing.T) {
+	binaries.RequireRoot(t)
+	binaries.Require(t, "vina", "obabel", DebianPython, "munged", "slurmctld", "slurmd", "sbatch")
+	st := DefaultSettings()
+	st.Count = compounds(t)
+	set, err := Prepare(cacheDir(t), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	bed := testbed.New(t, testbed.Layout{Sites: []testbed.SiteSpec{{Name: "A", Containers: 2}, {Name: "B", Containers: 1}}, Rate: "1gbit", Delay: 10 * time.Millisecond})
+	var nodes []Node
+	for i, c := range []*testbed.Host{bed.Sites[0].Containers[0], bed.Sites[0].Containers[1], bed.Sites[1].Containers[0]} {
+		g, err := bed.AddGuest(c, "vm-wl-"+strconv.Itoa(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, Node{Name: g.Name, Host: g, Addr: g.Addr, CPUs: 1})
+	}
+	fe := bed.Sites[0].Frontend
+	if rtt, err := fe.Ping(nodes[2].Addr, 2, 50*time.Millisecond); err != nil || rtt < 20*time.Millisecond {
+		t.Fatalf("frontend → site B guest: RTT %v, %v (want ≥ 20 ms)", rtt, err)
+	}
+	dir := t.TempDir()
+	s, err := StartSlurm(SlurmConfig{Dir: dir, Controller: fe, ControllerAddr: fe.Addr, Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	r, err := Run(ctx, s, set, dir)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	t.Logf("%s per node %v", r.Summary(), r.PerNode)
+	for _, task := range r.Tasks {
+		if task.Err != "" {
+			t.Errorf("%s on %s: %s", task.Compound, task.Node, task.Err)
+		}
+		if task.Affinity >= 0 || task.Affinity < -20 || task.Modes < 1 {
+			t.Errorf("%s: implausible result %+v", task.Compound, task)
+		}
+	}
+	if r.OK != st.Count || r.Total != st.Count || len(r.Tasks) != st.Count {
+		t.Fatalf("tasks %d/%d (of %d compounds)", r.OK, r.Total, st.Count)
+	}
+	if r.PerNode["vm-wl-2"] == 0 {
+		t.Errorf("no task ran on the site B guest: %v", r.PerNode)
+	}
+	if err := r.WriteResults(filepath.Join(dir, "results.tsv")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPrepareDeterministic checks that preparation is cached and
+// reproducible and that every ligand has real 3D coordinates.
+func TestPrepareDeterministic(t *testing.T) {
+	binaries.Require(t, "obabel", DebianPython)
+	st := DefaultSettings()
+	st.Count = 3
+	tmp := t.TempDir()
+	a, err := Prepare(tmp, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Prepare(filepath.Join(tmp, "other"), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Compounds) != 3 || a.Compounds[0].Name != "NCI2" {
+		t.Fatalf("compounds %+v", a.Compounds)
+	}
+	for i := range a.Compounds {
+		x, _ := os.ReadFile(a.Compounds[i].Ligand)
+		y, _ := os.ReadFile(b.Compounds[i].Ligand)
+		if len(x) == 0 || string(x) != string(y) {
+			t.Fatalf("%s differs between two preparations", a.Compounds[i].Name)
+		}
+		if err := CheckLigand(string(x)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a.Box.Size != [3]float64{20, 20, 20} || a.Box.Center[0] < 23 || a.Box.Center[0] > 24 {
+		t.Fatalf("box %+v", a.Box)
+	}
+	again, err := Prepare(tmp, st)
+	if err != nil || again.Dir != a.Dir {
+		t.Fatalf("second Prepare: %v, dir %s vs %s", err, again.Dir, a.Dir)
+	}
+}
