@@ -1,0 +1,119 @@
+// Command vcluster-agent runs on every VM container: an XML-RPC server
+// through which the frontend (Go or Rocks' Python tools) reads the
+// container's load and defines, starts and stops Xen guests via libvirt.
+//
+//	vcluster-agent [-config /etc/vcluster/agent.toml] [-listen ADDR]
+//	               [-libvirt-socket PATH] [-libvirt-uri URI] [-trust FILE]...
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/rocksclusters/vcluster/src/internal/agent"
+	"github.com/rocksclusters/vcluster/src/internal/auth"
+	"github.com/rocksclusters/vcluster/src/internal/version"
+)
+
+const defaultConfig = "/etc/vcluster/agent.toml"
+
+type fileList []string
+
+func (f *fileList) String() string     { return strings.Join(*f, ",") }
+func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "vcluster-agent:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	fs := flag.NewFlagSet("vcluster-agent", flag.ContinueOnError)
+	configPath := fs.String("config", defaultConfig, "TOML configuration `file` (missing default file: built-in defaults)")
+	listen := fs.String("listen", "", "listen `address`, overrides listen")
+	socket := fs.String("libvirt-socket", "", "libvirtd unix socket `path`, overrides libvirt_socket")
+	uri := fs.String("libvirt-uri", "", "libvirt `URI` (xen:///system, test:///default), overrides libvirt_uri")
+	var trust fileList
+	fs.Var(&trust, "trust", "trust the site key in `FILE` (repeatable; added to trusted_keys)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errors.New("bad arguments (see -h)")
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *showVersion {
+		fmt.Println(version.String())
+		return nil
+	}
+
+	cfg := agent.Defaults()
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	if _, err := os.Stat(*configPath); err == nil || explicit {
+		c, err := agent.LoadConfig(*configPath)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *socket != "" {
+		cfg.LibvirtSocket = *socket
+	}
+	if *uri != "" {
+		cfg.LibvirtURI = *uri
+	}
+	cfg.TrustedKeys = append(cfg.TrustedKeys, trust...)
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	var keys []*auth.Key
+	for _, p := range cfg.TrustedKeys {
+		k, err := auth.LoadKey(p)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		log.Info("trusting site key", "id", k.ID(), "file", p)
+	}
+	if len(keys) == 0 {
+		log.Warn("no trusted keys: every state-changing call will be refused")
+	}
+	srv, err := agent.New(cfg, keys, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	// Tests start the agent on port 0 and read the address from this line.
+	log.Info("vcluster-agent listening", "addr", ln.Addr().String(), "scheme", scheme,
+		"libvirt", cfg.LibvirtURI, "socket", cfg.LibvirtSocket, "version", version.String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	err = srv.Serve(ctx, ln)
+	log.Info("vcluster-agent stopped; guests left as they are")
+	return err
+}

@@ -1,0 +1,121 @@
+// Package agent is vcluster-agent's server: configuration, HTTP with
+// limits, XML-RPC decoding, signature checks, dispatch to the hypervisor
+// and counters. Wire contract: package agentapi and docs/agent-protocol.md.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is /etc/vcluster/agent.toml; roll/etc/agent.toml documents every
+// key with its default.
+type Config struct {
+	Listen        string   `toml:"listen"`
+	LibvirtSocket string   `toml:"libvirt_socket"`
+	LibvirtURI    string   `toml:"libvirt_uri"`
+	TrustedKeys   []string `toml:"trusted_keys"`
+	Hostname      string   `toml:"hostname"`
+	PublicReads   bool     `toml:"public_reads"`
+	TLSCert       string   `toml:"tls_cert"`
+	TLSKey        string   `toml:"tls_key"`
+
+	DiskDir     string `toml:"disk_dir"`
+	CreateDisks bool   `toml:"create_disks"`
+	Bootloader  string `toml:"bootloader"`
+	HVMLoader   string `toml:"hvm_loader"`
+	Emulator    string `toml:"emulator"`
+
+	MaxBodyBytes    int64    `toml:"max_body_bytes"`
+	MaxConcurrent   int      `toml:"max_concurrent"`
+	ReadTimeout     Duration `toml:"read_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+	ReplayWindow    Duration `toml:"replay_window"`
+	MaxNonces       int      `toml:"max_nonces"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Duration reads "10s"-style TOML strings.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// DefaultPort is where agents listen unless told otherwise.
+const DefaultPort = "8677"
+
+// Defaults is the configuration with nothing set.
+func Defaults() Config {
+	return Config{
+		Listen:          ":" + DefaultPort,
+		LibvirtSocket:   "/var/run/libvirt/libvirt-sock",
+		LibvirtURI:      "xen:///system",
+		PublicReads:     true,
+		DiskDir:         "/state/partition1/xen/disks",
+		CreateDisks:     true,
+		Bootloader:      "/usr/bin/pygrub",
+		HVMLoader:       "/usr/lib/xen/boot/hvmloader",
+		MaxBodyBytes:    1 << 20,
+		MaxConcurrent:   16,
+		ReadTimeout:     Duration{10 * time.Second},
+		WriteTimeout:    Duration{120 * time.Second},
+		ReplayWindow:    Duration{5 * time.Minute},
+		MaxNonces:       100000,
+		ShutdownTimeout: Duration{30 * time.Second},
+	}
+}
+
+// LoadConfig reads path over the defaults. Unknown keys are an error, so a
+// misspelt limit never silently falls back to its default.
+func LoadConfig(path string) (Config, error) {
+	c := Defaults()
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return c, fmt.Errorf("%s: %v", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return c, fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values that would otherwise fail late.
+func (c Config) Validate() error {
+	switch {
+	case c.Listen == "":
+		return errors.New("listen is empty")
+	case c.LibvirtSocket == "" || c.LibvirtURI == "":
+		return errors.New("libvirt_socket and libvirt_uri must be set")
+	case c.MaxBodyBytes < 1024:
+		return errors.New("max_body_bytes must be at least 1024")
+	case c.MaxConcurrent < 1:
+		return errors.New("max_concurrent must be at least 1")
+	case c.ReadTimeout.Duration <= 0 || c.WriteTimeout.Duration <= 0:
+		return errors.New("read_timeout and write_timeout must be positive")
+	case c.ReplayWindow.Duration < time.Second:
+		return errors.New("replay_window must be at least 1s")
+	case c.MaxNonces < 1:
+		return errors.New("max_nonces must be at least 1")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return errors.New("tls_cert and tls_key go together")
+	case c.CreateDisks && c.DiskDir == "":
+		return errors.New("create_disks needs disk_dir")
+	}
+	return nil
+}

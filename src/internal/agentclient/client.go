@@ -1,0 +1,169 @@
+// Package agentclient calls vcluster-agent from Go: the frontend's
+// commands and vclusterd use it. Requests and responses are encoded and
+// decoded by kolo/xmlrpc; transport, deadlines and signatures are ours,
+// because kolo's client has no context support.
+package agentclient
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/kolo/xmlrpc"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/auth"
+)
+
+// maxResponse bounds what we read from an agent (a status with a few
+// hundred guests is well under 1 MiB).
+const maxResponse = 16 << 20
+
+// Client talks to one agent. It is safe for concurrent use.
+type Client struct {
+	url     string
+	key     *auth.Key
+	http    *http.Client
+	timeout time.Duration
+	now     func() time.Time
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithTimeout bounds each call that has no earlier context deadline
+// (default 30s).
+func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = d } }
+
+// WithTLSConfig sets the TLS configuration for https:// agents.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *Client) {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = cfg
+		c.http.Transport = t
+	}
+}
+
+// WithHTTPClient replaces the HTTP client (its Timeout is kept).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// New makes a client for the agent at url (http://host:8677/ or https://).
+// A nil key gives a read-only client: state-changing calls fail with
+// FaultUnauthenticated from the agent.
+func New(rawURL string, key *auth.Key, opts ...Option) (*Client, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("agent URL %q: want http://host:port/ or https://host:port/", rawURL)
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 16
+	c := &Client{url: rawURL, key: key, http: &http.Client{Transport: t}, timeout: 30 * time.Second, now: time.Now}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+// URL is the agent's address.
+func (c *Client) URL() string { return c.url }
+
+// call sends one methodCall and decodes the result into reply (nil to
+// ignore it). Faults come back as *agentapi.Fault; anything else is a
+// transport error ("unreachable").
+func (c *Client) call(ctx context.Context, method string, reply any, args ...any) error {
+	body, err := xmlrpc.EncodeMethodCall(method, args...)
+	if err != nil {
+		return fmt.Errorf("%s: encode: %w", method, err)
+	}
+	if _, ok := ctx.Deadline(); !ok && c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	if c.key != nil {
+		c.key.Sign(body, c.now()).SetHeaders(req.Header)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, c.url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return fmt.Errorf("%s %s: reading response: %w", method, c.url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: HTTP %s", method, c.url, resp.Status)
+	}
+	if len(data) > maxResponse {
+		return fmt.Errorf("%s %s: response over %d bytes", method, c.url, maxResponse)
+	}
+	r := xmlrpc.Response(data)
+	if err := r.Err(); err != nil {
+		var fe xmlrpc.FaultError
+		if errors.As(err, &fe) {
+			return &agentapi.Fault{Code: fe.Code, Message: fe.String}
+		}
+		return fmt.Errorf("%s %s: bad fault: %w", method, c.url, err)
+	}
+	if reply == nil {
+		return nil
+	}
+	if err := r.Unmarshal(reply); err != nil {
+		return fmt.Errorf("%s %s: bad response: %w", method, c.url, err)
+	}
+	return nil
+}
+
+// Status is the container's load, capacity and guests.
+func (c *Client) Status(ctx context.Context) (agentapi.HostStatus, error) {
+	var st agentapi.HostStatus
+	err := c.call(ctx, agentapi.MethodHostStatus, &st)
+	return st, err
+}
+
+// List is every guest on the container.
+func (c *Client) List(ctx context.Context) ([]agentapi.GuestInfo, error) {
+	var gs []agentapi.GuestInfo
+	err := c.call(ctx, agentapi.MethodGuestList, &gs)
+	return gs, err
+}
+
+// Define creates a guest; an identical spec again is a no-op.
+func (c *Client) Define(ctx context.Context, spec agentapi.GuestSpec) error {
+	if spec.MACs == nil {
+		spec.MACs = []string{}
+	}
+	return c.call(ctx, agentapi.MethodGuestDefine, nil, spec)
+}
+
+// Start boots a guest (no-op if running).
+func (c *Client) Start(ctx context.Context, name string) error {
+	return c.call(ctx, agentapi.MethodGuestStart, nil, name)
+}
+
+// Shutdown asks a guest to power off (no-op if stopped).
+func (c *Client) Shutdown(ctx context.Context, name string) error {
+	return c.call(ctx, agentapi.MethodGuestShutdown, nil, name)
+}
+
+// Destroy powers a guest off at once (no-op if stopped).
+func (c *Client) Destroy(ctx context.Context, name string) error {
+	return c.call(ctx, agentapi.MethodGuestDestroy, nil, name)
+}
+
+// Undefine removes a stopped guest's definition (its disk stays).
+func (c *Client) Undefine(ctx context.Context, name string) error {
+	return c.call(ctx, agentapi.MethodGuestUndefine, nil, name)
+}
