@@ -36,13 +36,13 @@ type Spec struct {
 // Guest is one planned or created guest.
 type Guest struct {
 	Name, Role, Site, Container string
-	MAC, PublicMAC               string
-	IP                           netip.Addr
-	Reason                       string
-	node                         int64
-	containerID                  sql.NullInt64
-	physNode                     int64
-	siteID                       int64
+	MAC, PublicMAC              string
+	IP                          netip.Addr
+	Reason                      string
+	node                        int64
+	containerID                 sql.NullInt64
+	physNode                    int64
+	siteID                      int64
 }
 
 // Result is what Create did (or would do, for a dry run).
@@ -150,9 +150,9 @@ func (s *Spec) hosts() int {
 }
 
 type siteRow struct {
-	id              int64
-	name, frontend  string
-	home            bool
+	id             int64
+	name, frontend string
+	home           bool
 }
 
 func create(ctx context.Context, d *sql.DB, s Spec) (*Result, error) {
