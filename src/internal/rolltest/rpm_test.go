@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/mariadb"
 )
 
 // The roll's commands, as `make build` builds them into build/bin.
@@ -32,7 +33,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := mariadb.RunMain(m)
 	for _, d := range tmpDirs {
 		os.RemoveAll(d)
 	}
