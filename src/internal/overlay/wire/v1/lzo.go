@@ -230,3 +230,27 @@ func DecompressLZO(dst, src []byte) ([]byte, error) {
 		}
 	}
 }
+
+// PutLZOLiteralPrefix writes the instruction bytes that precede n literal
+// bytes in the stream AppendLZOLiteral makes, and returns how many it
+// wrote; the caller then writes the n bytes and LZOTrailer. This lets the
+// edge encrypt straight into the datagram.
+func PutLZOLiteralPrefix(b []byte, n int) int {
+	switch {
+	case n == 0:
+		return 0
+	case n <= 238:
+		b[0] = byte(17 + n)
+		return 1
+	}
+	r := n - 18
+	z := (r - 1) / 255
+	for i := 0; i <= z; i++ {
+		b[i] = 0
+	}
+	b[z+1] = byte(r - 255*z)
+	return z + 2
+}
+
+// LZOTrailer ends every LZO1X stream.
+var LZOTrailer = [3]byte{0x11, 0, 0}

@@ -121,3 +121,17 @@ func TestHeaderRoundTrip(t *testing.T) {
 		t.Fatal("16-byte community accepted")
 	}
 }
+
+func TestLZOPrefixMatchesAppend(t *testing.T) {
+	for _, n := range []int{0, 5, 238, 239, 1414, 5000} {
+		src := bytes.Repeat([]byte{9}, n)
+		want := AppendLZOLiteral(nil, src)
+		b := make([]byte, n+LiteralOverhead)
+		p := PutLZOLiteralPrefix(b, n)
+		copy(b[p:], src)
+		got := append(b[:p+n], LZOTrailer[:]...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("n=%d: prefix stream differs", n)
+		}
+	}
+}

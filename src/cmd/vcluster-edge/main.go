@@ -1,0 +1,165 @@
+// Command vcluster-edge joins this machine to a vcluster overlay community
+// (an N2N edge). It stays in the foreground.
+//
+//	vcluster-edge -config /etc/vcluster/edge.toml
+//	vcluster-edge -d vc0 -a 100.64.0.5/24 -c vc-demo -k KEY -l 198.18.0.1:7654 [-m MAC] [-p PORT] [-protocol v1|native]
+//
+// SIGHUP re-reads the key file; SIGUSR1 prints the counters to stderr; the
+// counters are also served on the status socket when one is configured.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
+	"github.com/rocksclusters/vcluster/src/internal/overlay/edge"
+	"github.com/rocksclusters/vcluster/src/internal/overlay/stats"
+	"github.com/rocksclusters/vcluster/src/internal/version"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "vcluster-edge: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		cfgFile, dev, addr, comm, key, mac, proto, netmask, status string
+		sns                                                        []string
+		port, mtu                                                  int
+		showVersion                                                bool
+	)
+	fs := flag.NewFlagSet("vcluster-edge", flag.ContinueOnError)
+	fs.StringVar(&cfgFile, "config", "", "TOML configuration `file` (as the kickstart writes it)")
+	fs.StringVar(&dev, "d", "", "TAP `device` name (default vc0)")
+	fs.StringVar(&addr, "a", "", "overlay `IP[/bits]`")
+	fs.StringVar(&netmask, "s", "", "overlay `netmask` in dotted form (N2N v1 style, with -a IP)")
+	fs.StringVar(&comm, "c", "", "`community` name")
+	fs.StringVar(&key, "k", "", "community `key` (visible in ps: prefer key_file or $N2N_KEY)")
+	fs.Var(config.ListFlag{V: &sns}, "l", "supernode `HOST:PORT` (repeat or comma-separate for failover)")
+	fs.StringVar(&mac, "m", "", "overlay `MAC` address")
+	fs.IntVar(&port, "p", 0, "local UDP `port` (default any)")
+	fs.IntVar(&mtu, "M", 0, "overlay `MTU` (default 1400)")
+	fs.StringVar(&proto, "protocol", "", "wire protocol: native (default) or v1 (Debian n2n 1.3)")
+	fs.StringVar(&status, "status", "", "Unix `socket` that serves the counters")
+	fs.BoolVar(&showVersion, "version", false, "print the version")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		return fmt.Errorf("bad arguments")
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if showVersion {
+		fmt.Println("vcluster-edge", version.Version)
+		return nil
+	}
+	var c config.Edge
+	if cfgFile != "" {
+		if err := config.Load(cfgFile, &c); err != nil {
+			return err
+		}
+	}
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Device, dev)
+	set(&c.Address, addr)
+	set(&c.Community, comm)
+	set(&c.MAC, mac)
+	set(&c.Protocol, proto)
+	set(&c.Status, status)
+	if len(sns) > 0 {
+		c.Supernodes = sns
+	}
+	if port != 0 {
+		c.LocalPort = port
+	}
+	if mtu != 0 {
+		c.MTU = mtu
+	}
+	if netmask != "" && c.Address != "" {
+		m, err := netip.ParseAddr(netmask)
+		if err != nil || !m.Is4() {
+			return fmt.Errorf("netmask %q: want dotted IPv4", netmask)
+		}
+		b := m.As4()
+		bits := 0
+		for _, x := range b {
+			for i := 7; i >= 0 && x&(1<<i) != 0; i-- {
+				bits++
+			}
+		}
+		c.Address = fmt.Sprintf("%s/%d", c.Address, bits)
+	}
+	switch {
+	case key != "":
+		c.Key = []byte(key)
+	case os.Getenv("N2N_KEY") != "":
+		c.Key = []byte(os.Getenv("N2N_KEY"))
+	case c.KeyFile != "":
+		k, err := config.ReadKey(c.KeyFile)
+		if err != nil {
+			return err
+		}
+		c.Key = k
+	}
+	r, err := c.Resolve()
+	if err != nil {
+		return err
+	}
+	logger := log.New(os.Stderr, "vcluster-edge: ", log.LstdFlags)
+	e, err := edge.New(r, c.Key, logger)
+	if err != nil {
+		return err
+	}
+	if r.Status != "" {
+		l, err := stats.Serve(r.Status, e.Stats)
+		if err != nil {
+			e.Close()
+			return fmt.Errorf("status socket: %v", err)
+		}
+		defer l.Close()
+	}
+	logger.Printf("%s up: %s mac %s community %s protocol %s mtu %d port %d supernodes %v",
+		e.Device(), r.Prefix, e.MAC(), r.Community, r.Protocol, r.MTU, e.LocalPort(), r.Supernodes)
+
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for s := range sig {
+			switch s {
+			case syscall.SIGHUP:
+				if c.KeyFile == "" {
+					logger.Printf("SIGHUP: no key_file to reload")
+					continue
+				}
+				k, err := config.ReadKey(c.KeyFile)
+				if err == nil {
+					err = e.SetKey(k)
+				}
+				if err != nil {
+					logger.Printf("SIGHUP: key not reloaded: %v", err)
+					continue
+				}
+				logger.Printf("SIGHUP: key reloaded from %s", c.KeyFile)
+			case syscall.SIGUSR1:
+				e.DumpStats(os.Stderr)
+			default:
+				logger.Printf("%v: leaving the community", s)
+				e.Close()
+				return
+			}
+		}
+	}()
+	return e.Run()
+}

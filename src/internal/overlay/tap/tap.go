@@ -1,0 +1,112 @@
+// Package tap opens the edge's Ethernet (TAP) device. The plain device
+// comes from songgao/water; the offload device (IFF_VNET_HDR with TSO and
+// checksum offload, which water cannot request) is opened here so that the
+// kernel hands the edge whole GSO super-frames of up to 64 KiB, each behind
+// a 10-byte virtio-net header.
+package tap
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/songgao/water"
+	"golang.org/x/sys/unix"
+)
+
+// VnetHdrLen is sizeof(struct virtio_net_hdr).
+const VnetHdrLen = 10
+
+// Device is an open TAP device.
+type Device struct {
+	io.ReadWriteCloser
+	Name string
+	// Vnet is true when every read and write carries a virtio-net header.
+	Vnet bool
+}
+
+// Open creates (or attaches to) TAP device name. With offload it asks for
+// virtio-net headers and TSO/checksum offload.
+func Open(name string, offload bool) (*Device, error) {
+	if !offload {
+		ifc, err := water.New(water.Config{DeviceType: water.TAP,
+			PlatformSpecificParams: water.PlatformSpecificParams{Name: name}})
+		if err != nil {
+			return nil, fmt.Errorf("tap %s: %v", name, err)
+		}
+		return &Device{ReadWriteCloser: ifc, Name: ifc.Name()}, nil
+	}
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("tap %s: /dev/net/tun: %v", name, err)
+	}
+	var req struct {
+		name  [unix.IFNAMSIZ]byte
+		flags uint16
+		_     [22]byte
+	}
+	copy(req.name[:], name)
+	req.flags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
+	if err := ioctl(fd, unix.TUNSETIFF, unsafe.Pointer(&req)); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("tap %s: TUNSETIFF: %v", name, err)
+	}
+	hdr := int32(VnetHdrLen)
+	if err := ioctl(fd, unix.TUNSETVNETHDRSZ, unsafe.Pointer(&hdr)); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("tap %s: TUNSETVNETHDRSZ: %v", name, err)
+	}
+	if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, unix.TUN_F_CSUM|unix.TUN_F_TSO4|unix.TUN_F_TSO6); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("tap %s: TUNSETOFFLOAD: %v", name, err)
+	}
+	// os.NewFile on a non-blocking descriptor uses Go's poller, so Close
+	// wakes a blocked Read.
+	f := os.NewFile(uintptr(fd), "/dev/net/tun")
+	return &Device{ReadWriteCloser: f, Name: strings.TrimRight(string(req.name[:]), "\x00"), Vnet: true}, nil
+}
+
+func ioctl(fd int, req uint, arg unsafe.Pointer) error {
+	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// Configure sets the device's MAC and MTU, brings it up and gives it its
+// overlay address, with iproute2 (present on every Rocks node).
+func Configure(name string, mac net.HardwareAddr, mtu int, addr netip.Prefix) error {
+	args := []string{"link", "set", "dev", name}
+	if mac != nil {
+		args = append(args, "address", mac.String())
+	}
+	args = append(args, "mtu", strconv.Itoa(mtu), "up")
+	if err := ip(args...); err != nil {
+		return err
+	}
+	return ip("addr", "replace", addr.String(), "dev", name)
+}
+
+// HardwareAddr reads the device's current MAC.
+func HardwareAddr(name string) (net.HardwareAddr, error) {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return nil, err
+	}
+	return ifc.HardwareAddr, nil
+}
+
+func ip(args ...string) error {
+	out, err := exec.Command("ip", args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+// Package udp is the overlay's underlay socket: IPv4 UDP with batched
+// sends (UDP_SEGMENT, one syscall for many equal-sized datagrams) and
+// batched receives (UDP_GRO, many datagrams in one read), falling back to
+// one datagram per syscall where the kernel lacks them.
+package udp
+
+import (
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxSegments is how many datagrams one GSO send carries: the kernel's
+// limit is 64 per send and 64 KiB in total.
+const MaxSegments = 40
+
+// Conn is an underlay socket.
+type Conn struct {
+	*net.UDPConn
+	gso bool
+	gro bool
+}
+
+// Listen opens an IPv4 UDP socket on port (0 = any) with large buffers and,
+// if the kernel allows, GRO on receive.
+func Listen(port int) (*Conn, error) {
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{Port: port})
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{UDPConn: uc, gso: true}
+	_ = uc.SetReadBuffer(4 << 20)
+	_ = uc.SetWriteBuffer(4 << 20)
+	if rc, err := uc.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) {
+			if unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil {
+				c.gro = true
+			}
+		})
+	}
+	return c, nil
+}
+
+// Port is the bound local port.
+func (c *Conn) Port() int { return c.LocalAddr().(*net.UDPAddr).Port }
+
+// GRO reports whether reads may return several datagrams.
+func (c *Conn) GRO() bool { return c.gro }
+
+// WriteTo sends one datagram.
+func (c *Conn) WriteTo(b []byte, to netip.AddrPort) error {
+	_, err := c.WriteToUDPAddrPort(b, to)
+	return err
+}
+
+// WriteBatch sends b as datagrams of seg bytes each (the last may be
+// shorter) to one destination: one syscall with UDP GSO, else one each.
+func (c *Conn) WriteBatch(b []byte, seg int, to netip.AddrPort) error {
+	if len(b) <= seg {
+		return c.WriteTo(b, to)
+	}
+	if c.gso {
+		var oob [24]byte // CmsgSpace(2) on 64-bit
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		h.Level = unix.IPPROTO_UDP
+		h.Type = unix.UDP_SEGMENT
+		h.SetLen(unix.CmsgLen(2))
+		binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], uint16(seg))
+		_, _, err := c.WriteMsgUDPAddrPort(b, oob[:unix.CmsgSpace(2)], to)
+		if err == nil {
+			return nil
+		}
+		if !isGSOUnsupported(err) {
+			return err
+		}
+		c.gso = false
+	}
+	for off := 0; off < len(b); off += seg {
+		end := min(off+seg, len(b))
+		if err := c.WriteTo(b[off:end], to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isGSOUnsupported(err error) bool {
+	var en syscall.Errno
+	if !errors.As(err, &en) {
+		return false
+	}
+	return en == unix.EIO || en == unix.EINVAL || en == unix.ENOPROTOOPT || en == unix.EOPNOTSUPP
+}
+
+// Read reads one (possibly GRO-coalesced) datagram into b. seg is the size
+// of each datagram in b (all but the last are exactly seg bytes); it equals
+// n when the read holds one datagram. oob must have room for a cmsg.
+func (c *Conn) Read(b, oob []byte) (n, seg int, from netip.AddrPort, err error) {
+	n, oobn, _, from, err := c.ReadMsgUDPAddrPort(b, oob)
+	if err != nil {
+		return 0, 0, from, err
+	}
+	seg = n
+	if c.gro && oobn > 0 {
+		if s := groSize(oob[:oobn]); s > 0 {
+			seg = s
+		}
+	}
+	return n, seg, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), nil
+}
+
+// OOBSize is enough control space for Read.
+const OOBSize = 64
+
+// groSize parses the UDP_GRO control message without allocating.
+func groSize(oob []byte) int {
+	hl := unix.CmsgLen(0)
+	for len(oob) >= hl {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hl || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && l >= hl+2 {
+			if l >= hl+4 {
+				return int(binary.NativeEndian.Uint32(oob[hl:]))
+			}
+			return int(binary.NativeEndian.Uint16(oob[hl:]))
+		}
+		oob = oob[unix.CmsgSpace(l-hl):]
+	}
+	return 0
+}
