@@ -75,7 +75,10 @@ func (r *guestRoot) installEdgePackage(t *testing.T, edge string) {
 	repo, err := binaries.RepoRoot()
 	must(t, err)
 	read := func(p string) []byte {
-		b, err := os.ReadFile(filepath.Join(repo, p))
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(repo, p)
+		}
+		b, err := os.ReadFile(p)
 		must(t, err)
 		return b
 	}
