@@ -2,9 +2,12 @@ package workload
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +127,78 @@ func TestPrepareDeterministic(t *testing.T) {
 	again, err := Prepare(tmp, st)
 	if err != nil || again.Dir != a.Dir {
 		t.Fatalf("second Prepare: %v, dir %s vs %s", err, again.Dir, a.Dir)
+	}
+}
+
+// TestEvalUnderlay is the baseline half of `make eval` (VCLUSTER_EVAL=1):
+// the research's layout (A: 5 containers, B and C: 4), one guest per
+// container, Slurm on A's frontend over the plain underlay, the whole batch
+// at each one-way delay. It merges its rows into tests/results/eval.csv
+// (or $VCLUSTER_EVAL_CSV) and draws the plot. Too heavy for `go test`.
+func TestEvalUnderlay(t *testing.T) {
+	if os.Getenv("VCLUSTER_EVAL") == "" {
+		t.Skip("set VCLUSTER_EVAL=1 (make eval) to run the full evaluation")
+	}
+	binaries.RequireRoot(t)
+	binaries.Require(t, "vina", "obabel", DebianPython, "munged", "slurmctld", "slurmd", "sbatch")
+	st := DefaultSettings()
+	if os.Getenv("VCLUSTER_WORKLOAD_N") != "" {
+		st.Count = compounds(t)
+	}
+	delays := []time.Duration{0, 10, 25, 50, 100, 200}
+	if s := os.Getenv("VCLUSTER_EVAL_DELAYS"); s != "" {
+		delays = nil
+		for _, f := range strings.Split(s, ",") {
+			ms, err := strconv.Atoi(f)
+			if err != nil || ms < 0 {
+				t.Fatalf("VCLUSTER_EVAL_DELAYS=%q: want milliseconds, comma-separated", s)
+			}
+			delays = append(delays, time.Duration(ms))
+		}
+	}
+	for i := range delays {
+		delays[i] *= time.Millisecond
+	}
+	set, err := Prepare(cacheDir(t), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bed := testbed.New(t, testbed.Research())
+	var nodes []Node
+	for _, s := range bed.Sites {
+		for _, c := range s.Containers {
+			g, err := bed.AddGuest(c, fmt.Sprintf("vm-eval-%d", len(nodes)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes = append(nodes, Node{Name: g.Name, Host: g, Addr: g.Addr, CPUs: 1})
+		}
+	}
+	fe := bed.Sites[0].Frontend
+	dir := t.TempDir()
+	s, err := StartSlurm(SlurmConfig{Dir: dir, Controller: fe, ControllerAddr: fe.Addr, Nodes: nodes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := Sweep(context.Background(), bed, s, set, dir, "underlay", delays, func(l string) { t.Log(l) })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, s.Logs())
+	}
+	root, _ := binaries.RepoRoot()
+	out := os.Getenv("VCLUSTER_EVAL_CSV")
+	if out == "" {
+		out = filepath.Join(root, "tests", "results", "eval.csv")
+	}
+	if err := MergeCSV(out, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.TasksOK != r.TasksAll {
+			t.Errorf("delay %d ms: tasks %d/%d", r.DelayMS, r.TasksOK, r.TasksAll)
+		}
+	}
+	plot := exec.Command(DebianPython, filepath.Join(root, "tests", "workload", "plot.py"), out)
+	if b, err := plot.CombinedOutput(); err != nil {
+		t.Fatalf("plot: %v: %s", err, b)
 	}
 }
