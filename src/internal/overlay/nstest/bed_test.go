@@ -154,12 +154,12 @@ func tcpCheck(t *testing.T, client, server *host, port int) {
 	var err error
 	for i := 0; i < 20; i++ {
 		out, err = client.ns.Command("iperf3", "-c", server.overlay, "-p", strconv.Itoa(port), "-n", "4M", "-J").CombinedOutput()
-		if err == nil {
+		if err == nil && !bytes.Contains(out, []byte(`"error":`)) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if err != nil {
+	if err != nil || bytes.Contains(out, []byte(`"error":`)) {
 		t.Fatalf("TCP %s -> %s: %v\n%s", client.overlay, server.overlay, err, out)
 	}
 	if !bytes.Contains(out, []byte(`"bytes":	4194304`)) && !bytes.Contains(out, []byte(`"bytes": 4194304`)) {

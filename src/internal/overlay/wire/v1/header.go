@@ -7,6 +7,7 @@
 package v1
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net/netip"
@@ -93,6 +94,11 @@ func (h *Header) Unmarshal(b []byte) error {
 	h.Version, h.Type, h.TTL = b[0], b[1], b[2]
 	h.FromSupernode = b[3] != 0
 	copy(h.Community[:], b[offCommunity:offSrcMAC])
+	// The C code compares names with strcmp/strncmp and leaves whatever
+	// follows the NUL: only the bytes before it count.
+	if i := bytes.IndexByte(h.Community[:], 0); i >= 0 {
+		clear(h.Community[i:])
+	}
 	copy(h.SrcMAC[:], b[offSrcMAC:offDstMAC])
 	copy(h.DstMAC[:], b[offDstMAC:offPublic])
 	h.Public = peerAddr(b[offPublic:offPrivate])
