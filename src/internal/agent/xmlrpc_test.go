@@ -78,7 +78,7 @@ func TestDecodeCallRejects(t *testing.T) {
 // what it encodes.
 func TestInteropWithKolo(t *testing.T) {
 	st := agentapi.HostStatus{Hostname: "c<0>&", CPUs: 8, Load1: 0.25, MemTotalMB: 16384,
-		Guests: []agentapi.GuestInfo{{Name: "vm-1", State: "running", CPUs: 1, MemMB: 512, MACs: []string{"02:00:00:00:00:01"}}},
+		Guests:   []agentapi.GuestInfo{{Name: "vm-1", State: "running", CPUs: 1, MemMB: 512, MACs: []string{"02:00:00:00:00:01"}}},
 		Counters: agentapi.Counters{Replayed: 3}}
 	var buf bytes.Buffer
 	if err := encodeResponse(&buf, st); err != nil {
