@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,29 +37,20 @@ func execStart(t *testing.T, unit string) string {
 func TestGuestsJoinOverlay(t *testing.T) {
 	binaries.RequireRoot(t)
 	binaries.Require(t, "ip", "ping", "unshare", "chroot")
-	// UNFINISHED while the overlay is in progress: the edge was not yet
-	// committed when this test was written, and against the work-in-progress
-	// edge both guests registered with the supernode but did not ping.
-	repo, err := binaries.RepoRoot()
-	must(t, err)
-	if out, _ := exec.Command("git", "-C", repo, "ls-files", "src/cmd/vcluster-edge").Output(); len(out) == 0 {
-		t.Skip("UNFINISHED: src/cmd/vcluster-edge is not committed yet")
-	}
 	edge := binaries.Path(t, "vcluster-edge")
 	super := binaries.Path(t, "vcluster-supernode")
 
+	// One LAN: the supernode's namespace holds the bridge.
 	sn := netns.New(t, "kssn")
-	sn.Forwarding()
+	br := sn.Bridge("198.18.60.1/24")
 	sn.Start(super, "-l", "7654")
 
 	cmdline := execStart(t, "vcluster-edge.service")
 	guests := make([]*netns.NS, 2)
 	for i := range guests {
 		g := netns.New(t, "ksg")
-		snAddr := []string{"198.18.60.1/30", "198.18.60.5/30"}[i]
-		gAddr := []string{"198.18.60.2/30", "198.18.60.6/30"}[i]
-		netns.Veth(t, sn, snAddr, g, gAddr)
-		g.Route("default", "via", strings.TrimSuffix(snAddr, "/30"))
+		_, out := netns.Veth(t, g, []string{"198.18.60.2/24", "198.18.60.3/24"}[i], sn, "")
+		sn.Attach(out, br)
 		guests[i] = g
 
 		attrs := sampleAttrs()
