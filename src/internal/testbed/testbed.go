@@ -487,37 +487,43 @@ func (h *Host) StartCmd(cmd *exec.Cmd) (*Proc, error) {
 	return p, nil
 }
 
-// Ping sends count pings to addr from the host and returns the average
-// round-trip time.
-func (h *Host) Ping(addr netip.Addr, count int, interval time.Duration) (time.Duration, error) {
+// RTT is ping's round-trip summary.
+type RTT struct{ Min, Avg, Max time.Duration }
+
+// Ping sends count pings to addr from the host and returns the round-trip
+// summary; it fails when no reply came back.
+func (h *Host) Ping(addr netip.Addr, count int, interval time.Duration) (RTT, error) {
 	out, err := h.Run("ping", "-n", "-q", "-c", fmt.Sprint(count), "-i", fmt.Sprintf("%.3f", interval.Seconds()), "-W", "2", addr.String())
 	if err != nil {
-		return 0, err
+		return RTT{}, err
 	}
-	return parsePingAvg(out)
+	return parsePing(out)
 }
 
-// parsePingAvg reads iputils' "rtt min/avg/max/mdev = a/b/c/d ms" line.
-func parsePingAvg(out string) (time.Duration, error) {
+// parsePing reads iputils' "rtt min/avg/max/mdev = a/b/c/d ms" line.
+func parsePing(out string) (RTT, error) {
 	for _, line := range strings.Split(out, "\n") {
-		if !strings.HasPrefix(line, "rtt ") && !strings.HasPrefix(line, "round-trip") {
+		if !strings.HasPrefix(line, "rtt ") {
 			continue
 		}
 		_, vals, ok := strings.Cut(line, "= ")
 		if !ok {
 			break
 		}
-		f := strings.Split(vals, "/")
-		if len(f) < 2 {
+		f := strings.Split(strings.TrimSuffix(strings.TrimSpace(vals), " ms"), "/")
+		if len(f) < 3 {
 			break
 		}
-		var avg float64
-		if _, err := fmt.Sscanf(f[1], "%g", &avg); err != nil {
-			break
+		var ms [3]float64
+		for i := range ms {
+			if _, err := fmt.Sscanf(f[i], "%g", &ms[i]); err != nil {
+				return RTT{}, fmt.Errorf("bad rtt line %q", line)
+			}
 		}
-		return time.Duration(avg * float64(time.Millisecond)), nil
+		d := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+		return RTT{d(ms[0]), d(ms[1]), d(ms[2])}, nil
 	}
-	return 0, fmt.Errorf("no rtt summary in ping output: %q", strings.TrimSpace(out))
+	return RTT{}, fmt.Errorf("no rtt summary in ping output: %q", strings.TrimSpace(out))
 }
 
 // SetLink brings the host's LAN link up or down at its switch port: down

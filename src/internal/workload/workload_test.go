@@ -59,7 +59,7 @@ func TestBatchAcrossSites(t *testing.T) {
 		nodes = append(nodes, Node{Name: g.Name, Host: g, Addr: g.Addr, CPUs: 1})
 	}
 	fe := bed.Sites[0].Frontend
-	if rtt, err := fe.Ping(nodes[2].Addr, 2, 50*time.Millisecond); err != nil || rtt < 20*time.Millisecond {
+	if rtt, err := fe.Ping(nodes[2].Addr, 2, 50*time.Millisecond); err != nil || rtt.Min < 20*time.Millisecond {
 		t.Fatalf("frontend → site B guest: RTT %v, %v (want ≥ 20 ms)", rtt, err)
 	}
 	dir := t.TempDir()

@@ -73,6 +73,15 @@ func (e *emulator) readLoop(seed uint64) error {
 		case n == 0:
 		case rng.Float64() < math.Float64frombits(e.loss.Load()):
 			e.lost.Add(1)
+		case e.delay.Load() == 0 && e.q.len() == 0:
+			// Nothing to wait for and nothing queued ahead: send at once
+			// instead of handing over to the writer (a wake-up per packet
+			// halves throughput at 0 ms).
+			if _, err := e.dev.Write(buf[:n]); err != nil {
+				e.errs.Add(1)
+			} else {
+				e.forwarded.Add(1)
+			}
 		default:
 			e.q.commit(n, e.now()+e.delay.Load())
 		}
