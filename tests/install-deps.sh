@@ -23,13 +23,13 @@ NEEDS='
 /usr/bin/vina                 autodock-vina
 /usr/bin/obabel               openbabel
 /usr/lib/python3/dist-packages/rdkit python3-rdkit
-/usr/share/rdkit/Data         rdkit-data
+/usr/share/RDKit/Data/NCI/first_5K.smi rdkit-data
 /usr/sbin/slurmctld           slurmctld
 /usr/sbin/slurmd              slurmd
 /usr/bin/sbatch               slurm-client
 /usr/sbin/munged              munge
 /usr/lib/python3/dist-packages/matplotlib python3-matplotlib
-/usr/share/autodocktools      autodock-test
+/usr/share/autodock/Tests/1pgp_rec.pdbqt autodock-test
 /usr/bin/python3              python3
 '
 
