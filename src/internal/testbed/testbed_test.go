@@ -189,3 +189,36 @@ func TestThroughputAndRTT(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWANThroughput reports iperf3 TCP throughput from site A to site
+// B through vcluster-wanem at 0 ms (one 2 s iperf3 run per iteration).
+//
+//	go test ./src/internal/testbed -run '^$' -bench WANThroughput -benchtime 3x
+func BenchmarkWANThroughput(b *testing.B) {
+	binaries.Require(b, "iperf3")
+	bed := New(b, smallLayout())
+	srv, cli := bed.Site("B").Frontend, bed.Site("A").Frontend
+	if _, err := srv.Start("iperf3", "-s", "-B", srv.Addr.String()); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	var sum float64
+	for b.Loop() {
+		out, err := cli.Run("iperf3", "-c", srv.Addr.String(), "-t", "2", "-J")
+		if err != nil {
+			b.Fatal(err)
+		}
+		var r struct {
+			End struct {
+				SumReceived struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum_received"`
+			} `json:"end"`
+		}
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			b.Fatal(err)
+		}
+		sum += r.End.SumReceived.BitsPerSecond
+	}
+	b.ReportMetric(sum/float64(b.N)/1e9, "Gbit/s")
+}
