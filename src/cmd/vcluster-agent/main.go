@@ -85,6 +85,12 @@ func run() error {
 	var keys []*auth.Key
 	for _, p := range cfg.TrustedKeys {
 		k, err := auth.LoadKey(p)
+		if errors.Is(err, os.ErrNotExist) {
+			// A container installed before its site key exists still
+			// reports status; it just refuses changes until restarted.
+			log.Warn("trusted key file missing; not trusted", "file", p)
+			continue
+		}
 		if err != nil {
 			return err
 		}

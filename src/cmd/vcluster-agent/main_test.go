@@ -176,10 +176,34 @@ func TestRestartLeavesGuests(t *testing.T) {
 	}
 }
 
+// A missing site key file (a container installed before its site key
+// exists) leaves the agent up, reporting status and refusing changes.
+func TestMissingKeyFile(t *testing.T) {
+	d := libvirtd.Start(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "agent.toml")
+	os.WriteFile(cfg, []byte("disk_dir = \""+dir+"\"\n"), 0o644)
+	p := startAgent(t, "-config", cfg, "-libvirt-socket", d.Socket, "-libvirt-uri", d.URI, "-trust", filepath.Join(dir, "site.key"))
+	if !strings.Contains(p.Logs(), "trusted key file missing") {
+		t.Fatalf("no warning:\n%s", p.Logs())
+	}
+	key, _ := auth.GenerateKey()
+	c, _ := agentclient.New(p.url, key)
+	ctx := context.Background()
+	if _, err := c.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := agentapi.FaultCode(c.Start(ctx, "test")); code != agentapi.FaultBadSignature {
+		t.Fatalf("signed call with no trusted key: fault %d", code)
+	}
+}
+
 // Bad configuration: one clear line on stderr and exit status 1.
 func TestBadConfig(t *testing.T) {
 	bin := binaries.Path(t, "vcluster-agent")
 	dir := t.TempDir()
+	badKey := filepath.Join(dir, "bad.key")
+	os.WriteFile(badKey, []byte("not a key\n"), 0o600)
 	loose := filepath.Join(dir, "loose.key")
 	os.WriteFile(loose, []byte(strings.Repeat("ab", 32)), 0o644)
 	write := func(name, text string) string {
@@ -196,6 +220,7 @@ func TestBadConfig(t *testing.T) {
 		"bad duration":  {[]string{"-config", write("c.toml", "read_timeout = \"soon\"\n")}, "read_timeout"},
 		"missing file":  {[]string{"-config", filepath.Join(dir, "none.toml")}, "no such file"},
 		"loose key":     {[]string{"-config", write("d.toml", ""), "-trust", loose}, "chmod 600"},
+		"bad key":       {[]string{"-config", write("h.toml", ""), "-trust", badKey}, "hex characters"},
 		"bad flag":      {[]string{"-nope"}, "bad arguments"},
 		"bad listen":    {[]string{"-config", write("e.toml", ""), "-listen", "nowhere:-1"}, "vcluster-agent:"},
 		"extra arg":     {[]string{"start"}, "unexpected argument"},

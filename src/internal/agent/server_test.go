@@ -385,3 +385,15 @@ func TestConcurrencyLimit(t *testing.T) {
 		t.Fatalf("busy counter %d", a.srv.Counters().Busy)
 	}
 }
+
+// public_reads = false: reads need a signature like everything else.
+func TestPrivateReads(t *testing.T) {
+	d := libvirtd.Start(t)
+	a := startAgent(t, d.Socket, d.URI, func(c *Config) { c.PublicReads = false })
+	ctx := context.Background()
+	_, err := client(t, a, nil).Status(ctx)
+	wantCode(t, "unsigned status", err, agentapi.FaultUnauthenticated)
+	if _, err := client(t, a, a.key).List(ctx); err != nil {
+		t.Fatalf("signed list: %v", err)
+	}
+}

@@ -133,6 +133,14 @@ func TestLifecycleOnRealLibvirtd(t *testing.T) {
 		t.Fatalf("host: %d %d %v", cpus, total, err)
 	}
 
+	// libvirtd restarts: the next call fails or reconnects, the one after
+	// must work on the new daemon.
+	d.Restart(t)
+	h.List()
+	if gs, err := h.List(); err != nil || len(gs) != 1 {
+		t.Fatalf("after libvirtd restart: %v %+v", err, gs)
+	}
+
 	// libvirtd goes away: a clear fault on every call, never a hang or panic.
 	d.Stop()
 	if _, err := h.List(); !isCode(err, agentapi.FaultHypervisor) {

@@ -56,12 +56,10 @@ func Start(t testing.TB) *Daemon {
 }
 
 func start() (*Daemon, error) {
-	u, err := user.Lookup("nobody")
+	uid, gid, err := nobody()
 	if err != nil {
-		return nil, fmt.Errorf("need the user nobody to run libvirtd in session mode: %v", err)
+		return nil, err
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
 	// Not t.TempDir: its parents are 0700 root, closed to nobody.
 	dir, err := os.MkdirTemp("", "vc-libvirtd-")
 	if err != nil {
@@ -70,25 +68,48 @@ func start() (*Daemon, error) {
 	conf := filepath.Join(dir, "libvirtd.conf")
 	text := fmt.Sprintf("unix_sock_dir = %q\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\nunix_sock_rw_perms = \"0770\"\n", dir)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	if err := os.Chown(dir, uid, gid); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "libvirtd.log"))
-	if err != nil {
+	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "libvirt-sock"), URI: TestURI}
+	if err := d.launch(uid, gid); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
+	}
+	return d, nil
+}
+
+func nobody() (uid, gid int, err error) {
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		return 0, 0, fmt.Errorf("need the user nobody to run libvirtd in session mode: %v", err)
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	return uid, gid, nil
+}
+
+// launch runs libvirtd on d.Dir and waits for its socket.
+func (d *Daemon) launch(uid, gid int) error {
+	logf, err := os.OpenFile(filepath.Join(d.Dir, "libvirtd.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(Program, "-f", conf, "--pid-file", filepath.Join(dir, "libvirtd.pid"))
-	cmd.Dir = dir
+	os.Remove(d.Socket)
+	cmd := exec.Command(Program, "-f", filepath.Join(d.Dir, "libvirtd.conf"), "--pid-file", filepath.Join(d.Dir, "libvirtd.pid"))
+	cmd.Dir = d.Dir
 	cmd.Env = []string{
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=" + dir,
-		"XDG_RUNTIME_DIR=" + dir,
-		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
-		"XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
-		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+		"HOME=" + d.Dir,
+		"XDG_RUNTIME_DIR=" + d.Dir,
+		"XDG_CONFIG_HOME=" + filepath.Join(d.Dir, "config"),
+		"XDG_CACHE_HOME=" + filepath.Join(d.Dir, "cache"),
+		"XDG_DATA_HOME=" + filepath.Join(d.Dir, "data"),
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -97,26 +118,25 @@ func start() (*Daemon, error) {
 		Setpgid:    true,
 	}
 	if err := cmd.Start(); err != nil {
-		os.RemoveAll(dir)
-		return nil, err
+		return err
 	}
-	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "libvirt-sock"), URI: TestURI, cmd: cmd, done: make(chan struct{})}
-	go func() { cmd.Wait(); close(d.done) }()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	d.cmd, d.done = cmd, done
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		if _, err := os.Stat(d.Socket); err == nil {
-			return d, nil
+			return nil
 		}
 		select {
-		case <-d.done:
-			log, _ := os.ReadFile(filepath.Join(dir, "libvirtd.log"))
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("exited at start-up: %s", tail(log))
+		case <-done:
+			log, _ := os.ReadFile(filepath.Join(d.Dir, "libvirtd.log"))
+			return fmt.Errorf("exited at start-up: %s", tail(log))
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			d.Stop()
-			return nil, fmt.Errorf("no socket after 15s")
+			d.kill()
+			return fmt.Errorf("no socket after 15s")
 		}
 	}
 }
@@ -131,6 +151,11 @@ func tail(b []byte) string {
 // Stop ends the daemon (by its PID) and removes its folder. Safe to call
 // twice: a test may stop libvirtd early to see the agent survive it.
 func (d *Daemon) Stop() {
+	d.kill()
+	os.RemoveAll(d.Dir)
+}
+
+func (d *Daemon) kill() {
 	select {
 	case <-d.done:
 	default:
@@ -142,7 +167,20 @@ func (d *Daemon) Stop() {
 			<-d.done
 		}
 	}
-	os.RemoveAll(d.Dir)
+}
+
+// Restart stops the daemon and starts a new one on the same socket, as a
+// container's libvirtd restart would (the test driver's guests are gone).
+func (d *Daemon) Restart(t testing.TB) {
+	t.Helper()
+	d.kill()
+	uid, gid, err := nobody()
+	if err == nil {
+		err = d.launch(uid, gid)
+	}
+	if err != nil {
+		t.Fatalf("libvirtd restart: %v", err)
+	}
 }
 
 // Connect opens a go-libvirt connection to the test driver.
