@@ -1,0 +1,300 @@
+package controller
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/placement"
+)
+
+// Move is one guest's change of container.
+type Move struct {
+	Guest    string
+	From, To string // "site/host"
+	Reason   string
+}
+
+// candidate is a placement.Container with its database id.
+type candidate struct {
+	id int64
+	placement.Container
+}
+
+// candidates are the live containers as `add vcluster` sees them: the
+// latest load report, else the declared capacity; memory of guests placed
+// there but not yet defined is taken off the reported free memory.
+func candidates(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]candidate, error) {
+	rows, err := q.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.CPUs, c.Mem,
+		l.CPUs, l.Load1, l.FreeMem, l.Reported IS NOT NULL,
+		IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID), 0),
+		IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID
+			AND NOT EXISTS (SELECT 1 FROM vc_copies p WHERE p.Name = v.Name AND p.Container = c.ID)), 0),
+		(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
+		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
+		LEFT JOIN vc_load l ON l.Container = c.ID
+		LEFT JOIN vc_health h ON h.Container = c.ID
+		WHERE IFNULL(h.Status, 'alive') = 'alive'
+		ORDER BY s.Name, c.Host`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []candidate
+	for rows.Next() {
+		var cd candidate
+		var declCPUs, declMem, allocated, pending int
+		var rCPUs, rFree sql.NullInt64
+		var rLoad sql.NullFloat64
+		if err := rows.Scan(&cd.id, &cd.Site, &cd.Host, &declCPUs, &declMem, &rCPUs, &rLoad, &rFree, &cd.Reported,
+			&allocated, &pending, &cd.Guests); err != nil {
+			return nil, err
+		}
+		if cd.Reported {
+			cd.CPUs, cd.Load, cd.FreeMem = int(rCPUs.Int64), rLoad.Float64, int(rFree.Int64)-pending
+		} else {
+			cd.CPUs, cd.FreeMem = declCPUs, declMem-allocated
+		}
+		out = append(out, cd)
+	}
+	return out, rows.Err()
+}
+
+// Relocate moves every guest that should run on container from to the
+// best other live containers (placement's rules, the cluster's policy),
+// one transaction per move. It changes only the database: the caller
+// holds the Lock and then Reconciles the moved guests. Guests that fit
+// nowhere stay and are reported in the error.
+func Relocate(ctx context.Context, d *sql.DB, from int64, reason string) ([]Move, error) {
+	rows, err := d.QueryContext(ctx, `SELECT v.Name, v.CPUs, v.Mem, k.Policy FROM vc_vms v
+		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Container = ? AND v.State = 'on' ORDER BY v.Cluster, v.Name`, from)
+	if err != nil {
+		return nil, err
+	}
+	type item struct {
+		name      string
+		cpus, mem int
+		policy    string
+	}
+	var items []item
+	for rows.Next() {
+		var it item
+		if err := rows.Scan(&it.name, &it.cpus, &it.mem, &it.policy); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		items = append(items, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(items) == 0 {
+		return nil, err
+	}
+	cands, err := candidates(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	var pool []placement.Container
+	var ids []int64
+	for _, cd := range cands {
+		if cd.id != from {
+			pool = append(pool, cd.Container)
+			ids = append(ids, cd.id)
+		}
+	}
+	// Guests of one cluster with one size are placed together, so spread
+	// spreads them.
+	var moves []Move
+	var failed []string
+	for lo := 0; lo < len(items); {
+		hi := lo + 1
+		for hi < len(items) && items[hi].cpus == items[lo].cpus && items[hi].mem == items[lo].mem && items[hi].policy == items[lo].policy {
+			hi++
+		}
+		pol, _ := placement.ParsePolicy(items[lo].policy)
+		plan, err := placement.Place(pool, placement.Request{N: hi - lo, CPUs: items[lo].cpus, Mem: items[lo].mem, Policy: pol})
+		if err != nil {
+			for _, it := range items[lo:hi] {
+				failed = append(failed, it.name)
+			}
+			lo = hi
+			continue
+		}
+		for i, ch := range plan.Choices {
+			it := items[lo+i]
+			m, err := moveTo(ctx, d, it.name, from, ids[ch.Index], reason)
+			if err != nil {
+				failed = append(failed, it.name+" ("+err.Error()+")")
+				continue
+			}
+			moves = append(moves, m)
+			pool[ch.Index].FreeMem -= it.mem
+			pool[ch.Index].Load += float64(it.cpus)
+		}
+		lo = hi
+	}
+	if len(failed) > 0 {
+		return moves, fmt.Errorf("could not relocate %s: no other container has room", strings.Join(failed, ", "))
+	}
+	return moves, nil
+}
+
+// BestTarget picks the best live container for one guest, other than
+// its current one (the overload and manual paths).
+func BestTarget(ctx context.Context, d *sql.DB, name string) (int64, error) {
+	var cur int64
+	var cpus, mem int
+	var policy string
+	err := d.QueryRowContext(ctx, `SELECT IFNULL(v.Container, 0), v.CPUs, v.Mem, k.Policy FROM vc_vms v
+		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Name = ?`, name).Scan(&cur, &cpus, &mem, &policy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("unknown guest %q", name)
+	}
+	if err != nil {
+		return 0, err
+	}
+	cands, err := candidates(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	var pool []placement.Container
+	var ids []int64
+	for _, cd := range cands {
+		if cd.id != cur {
+			pool = append(pool, cd.Container)
+			ids = append(ids, cd.id)
+		}
+	}
+	pol, _ := placement.ParsePolicy(policy)
+	plan, err := placement.Place(pool, placement.Request{N: 1, CPUs: cpus, Mem: mem, Policy: pol})
+	if err != nil {
+		return 0, err
+	}
+	return ids[plan.Choices[0].Index], nil
+}
+
+// MoveGuest makes container to the desired container of guest name (the
+// manual path): it must be live and have the memory. Database only; the
+// caller holds the Lock and then Reconciles the guest.
+func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason string) (Move, error) {
+	var from int64
+	err := d.QueryRowContext(ctx, "SELECT IFNULL(Container, 0) FROM vc_vms WHERE Name = ?", name).Scan(&from)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Move{}, fmt.Errorf("unknown guest %q", name)
+	}
+	if err != nil {
+		return Move{}, err
+	}
+	if from == 0 {
+		return Move{}, fmt.Errorf("%s is a virtual frontend: it runs on its site's frontend and does not move", name)
+	}
+	if from == to {
+		return Move{Guest: name}, nil
+	}
+	cands, err := candidates(ctx, d)
+	if err != nil {
+		return Move{}, err
+	}
+	var mem int
+	if err := d.QueryRowContext(ctx, "SELECT Mem FROM vc_vms WHERE Name = ?", name).Scan(&mem); err != nil {
+		return Move{}, err
+	}
+	ok := false
+	for _, cd := range cands {
+		if cd.id == to {
+			if cd.FreeMem < mem {
+				return Move{}, fmt.Errorf("container %s/%s has %d MiB free, %s needs %d", cd.Site, cd.Host, cd.FreeMem, name, mem)
+			}
+			ok = true
+		}
+	}
+	if !ok {
+		return Move{}, errors.New("the target container is dead (missed heartbeats); choose a live one")
+	}
+	return moveTo(ctx, d, name, from, to, reason)
+}
+
+// moveTo changes the guest's container in one transaction: vc_vms,
+// Rocks' vm_nodes.PhysNode, and the vc_moves log. It fails if the guest
+// moved meanwhile.
+func moveTo(ctx context.Context, d *sql.DB, name string, from, to int64, reason string) (Move, error) {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return Move{}, err
+	}
+	defer tx.Rollback()
+	var node, cur int64
+	if err := tx.QueryRowContext(ctx, "SELECT Node, IFNULL(Container, 0) FROM vc_vms WHERE Name = ? FOR UPDATE", name).Scan(&node, &cur); err != nil {
+		return Move{}, err
+	}
+	if cur != from {
+		return Move{}, fmt.Errorf("%s moved meanwhile", name)
+	}
+	var fromName, toName string
+	var site, phys int64
+	if err := tx.QueryRowContext(ctx, `SELECT CONCAT(s.Name, '/', c.Host), c.Site, IFNULL(c.Node, 0)
+		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ?`, to).Scan(&toName, &site, &phys); err != nil {
+		return Move{}, fmt.Errorf("target container: %v", err)
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT CONCAT(s.Name, '/', c.Host) FROM vc_containers c
+		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ?`, from).Scan(&fromName); err != nil {
+		return Move{}, fmt.Errorf("source container: %v", err)
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE vc_vms SET Container = ?, Site = ? WHERE Node = ?", to, site, node); err != nil {
+		return Move{}, err
+	}
+	if _, err := tx.ExecContext(ctx, "UPDATE vm_nodes SET PhysNode = ? WHERE Node = ?", phys, node); err != nil {
+		return Move{}, err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO vc_moves (Name, FromHost, ToHost, Reason, Moved) VALUES (?, ?, ?, ?, ?)",
+		name, fromName, toName, reason, time.Now().UTC().Truncate(time.Second)); err != nil {
+		return Move{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Move{}, err
+	}
+	return Move{Guest: name, From: fromName, To: toName, Reason: reason}, nil
+}
+
+// FindContainer resolves "HOST" or "SITE/HOST" to a container id.
+func FindContainer(ctx context.Context, d *sql.DB, spec string) (int64, error) {
+	site, host, both := strings.Cut(spec, "/")
+	q := "SELECT c.ID, s.Name FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site WHERE c.Host = ?"
+	args := []any{spec}
+	if both {
+		q += " AND s.Name = ?"
+		args = []any{host, site}
+	}
+	rows, err := d.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var ids []int64
+	var sites []string
+	for rows.Next() {
+		var id int64
+		var s string
+		if err := rows.Scan(&id, &s); err != nil {
+			return 0, err
+		}
+		ids = append(ids, id)
+		sites = append(sites, s)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	switch len(ids) {
+	case 0:
+		return 0, fmt.Errorf("unknown container %q (see rocks list vcluster container)", spec)
+	case 1:
+		return ids[0], nil
+	}
+	sort.Strings(sites)
+	return 0, fmt.Errorf("container %q exists at sites %s: write SITE/HOST", spec, strings.Join(sites, ", "))
+}

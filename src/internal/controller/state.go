@@ -1,0 +1,168 @@
+// Package controller converges running guests to the database: desired
+// state (vc_vms) against actual state (what each container's agent
+// reports). It makes only the calls needed, fans out over the containers
+// with bounded concurrency and per-call timeouts, and never lets a guest
+// run in two places (the fencing rule in docs/controller.md).
+//
+// Callers hold the controller lock (Lock) around Reconcile and around any
+// change of a guest's desired container, so a sync, a manual move and the
+// monitor's relocations happen one after the other.
+package controller
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// Container is one VM container as the database knows it.
+type Container struct {
+	ID      int64
+	Site    string
+	Host    string
+	Agent   string // host:port of its vcluster-agent
+	KeyFile string // its site's key file
+	Dead    bool   // vclusterd declared it dead (missed heartbeats)
+}
+
+// Name is "site/host", how logs and errors name a container.
+func (c *Container) Name() string { return c.Site + "/" + c.Host }
+
+// Guest is one guest's desired state.
+type Guest struct {
+	Node      int64
+	Name      string
+	Cluster   string
+	Container int64 // 0: none (a virtual frontend on its site's frontend)
+	CPUs      int
+	Mem       int // MiB
+	Disk      int // GB
+	MACs      []string
+	On        bool
+}
+
+// State is the desired world: containers, guests and the recorded copies.
+type State struct {
+	Containers map[int64]*Container
+	Guests     map[string]*Guest  // every guest of every virtual cluster
+	Copies     map[string][]int64 // guest name -> containers that may hold a copy
+	CopyOwner  map[string]string  // guest name -> cluster of its copies
+}
+
+// Load reads the desired state in a few queries.
+func Load(ctx context.Context, d *sql.DB) (*State, error) {
+	st := &State{
+		Containers: map[int64]*Container{},
+		Guests:     map[string]*Guest{},
+		Copies:     map[string][]int64{},
+		CopyOwner:  map[string]string{},
+	}
+	rows, err := d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, IFNULL(h.Status, 'alive') = 'dead'
+		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site LEFT JOIN vc_health h ON h.Container = c.ID`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		c := &Container{}
+		if err := rows.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.Dead); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		st.Containers[c.ID] = c
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = d.QueryContext(ctx, `SELECT v.Node, v.Name, k.Name, IFNULL(v.Container, 0), v.CPUs, v.Mem, v.Disk,
+		v.MAC, IFNULL(v.PublicMAC, ''), v.State = 'on'
+		FROM vc_vms v JOIN vc_clusters k ON k.ID = v.Cluster`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		g := &Guest{}
+		var mac, pub string
+		if err := rows.Scan(&g.Node, &g.Name, &g.Cluster, &g.Container, &g.CPUs, &g.Mem, &g.Disk, &mac, &pub, &g.On); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		g.MACs = []string{mac}
+		if pub != "" {
+			g.MACs = append(g.MACs, pub)
+		}
+		st.Guests[g.Name] = g
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = d.QueryContext(ctx, "SELECT Name, Container, Cluster FROM vc_copies")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name, cluster string
+		var c int64
+		if err := rows.Scan(&name, &c, &cluster); err != nil {
+			return nil, err
+		}
+		st.Copies[name] = append(st.Copies[name], c)
+		st.CopyOwner[name] = cluster
+	}
+	return st, rows.Err()
+}
+
+// Filter chooses what a Reconcile touches. The zero Filter is everything.
+type Filter struct {
+	Cluster string   // only this virtual cluster ("" all)
+	Names   []string // only these guests (nil all)
+	// Revive lists dead containers that answered again: their stale
+	// copies are destroyed (and nothing else is done there).
+	Revive []int64
+}
+
+func (f Filter) match(name, cluster string) bool {
+	if f.Cluster != "" && cluster != f.Cluster {
+		return false
+	}
+	if f.Names != nil {
+		for _, n := range f.Names {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// clusterOf is the virtual cluster a guest name belongs to ("" unknown).
+func (st *State) clusterOf(name string) string {
+	if g := st.Guests[name]; g != nil {
+		return g.Cluster
+	}
+	return st.CopyOwner[name]
+}
+
+// Known reports whether the cluster has guests or recorded copies.
+func (st *State) Known(cluster string) bool {
+	for _, g := range st.Guests {
+		if g.Cluster == cluster {
+			return true
+		}
+	}
+	for _, c := range st.CopyOwner {
+		if c == cluster {
+			return true
+		}
+	}
+	return false
+}
+
+// placeholders is "?,?,...".
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func errf(format string, a ...any) error { return fmt.Errorf(format, a...) }
