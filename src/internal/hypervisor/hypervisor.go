@@ -20,8 +20,10 @@ type Hypervisor struct {
 	socket, uri string
 	opt         Options
 
-	mu sync.Mutex
-	l  *libvirt.Libvirt
+	mu        sync.Mutex
+	l         *libvirt.Libvirt
+	nodeCPUs  int // cached NodeGetInfo of connection l
+	nodeMemMB int
 
 	// ops serialises state changes so check-then-act (define, start)
 	// cannot race; reads run concurrently.
@@ -54,7 +56,7 @@ func (h *Hypervisor) conn() (*libvirt.Libvirt, error) {
 	if h.l != nil && h.l.IsConnected() {
 		return h.l, nil
 	}
-	h.l = nil
+	h.l, h.nodeCPUs, h.nodeMemMB = nil, 0, 0
 	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(h.socket), dialers.WithLocalTimeout(3*time.Second)))
 	if err := l.ConnectToURI(libvirt.ConnectURI(h.uri)); err != nil {
 		return nil, agentapi.Faultf(agentapi.FaultHypervisor, "libvirt unreachable at %s (%s): %v", h.socket, h.uri, err)
@@ -67,7 +69,7 @@ func (h *Hypervisor) conn() (*libvirt.Libvirt, error) {
 func (h *Hypervisor) drop(l *libvirt.Libvirt) {
 	h.mu.Lock()
 	if h.l == l {
-		h.l = nil
+		h.l, h.nodeCPUs, h.nodeMemMB = nil, 0, 0
 	}
 	h.mu.Unlock()
 	l.Disconnect()
@@ -103,15 +105,28 @@ func (h *Hypervisor) do(name string, fn func(*libvirt.Libvirt) error) error {
 // (on Xen, the machine's free memory, not dom0's).
 func (h *Hypervisor) Host() (cpus, memTotalMB, memFreeMB int, err error) {
 	err = h.do("", func(l *libvirt.Libvirt) error {
-		_, memKiB, n, _, _, _, _, _, err := l.NodeGetInfo()
-		if err != nil {
-			return err
+		// CPUs and total memory are fixed while the connection lives;
+		// NodeGetInfo is the slowest call of a status, so ask once.
+		h.mu.Lock()
+		cpus, memTotalMB = h.nodeCPUs, h.nodeMemMB
+		h.mu.Unlock()
+		if cpus == 0 {
+			_, memKiB, n, _, _, _, _, _, err := l.NodeGetInfo()
+			if err != nil {
+				return err
+			}
+			cpus, memTotalMB = int(n), int(memKiB/1024)
+			h.mu.Lock()
+			if h.l == l {
+				h.nodeCPUs, h.nodeMemMB = cpus, memTotalMB
+			}
+			h.mu.Unlock()
 		}
 		free, err := l.NodeGetFreeMemory()
 		if err != nil {
 			return err
 		}
-		cpus, memTotalMB, memFreeMB = int(n), int(memKiB/1024), int(free/(1<<20))
+		memFreeMB = int(free / (1 << 20))
 		return nil
 	})
 	return
