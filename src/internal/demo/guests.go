@@ -1,0 +1,254 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/testbed"
+)
+
+// Create runs `rocks add vcluster demo nodes=N` and prints its output.
+func (c *Cluster) Create(ctx context.Context, nodes int) error {
+	c.Step("rocks add vcluster %s nodes=%d", ClusterName, nodes)
+	out, err := c.Rocks(ctx, "add", "vcluster", ClusterName, fmt.Sprintf("nodes=%d", nodes))
+	c.Print(out)
+	return err
+}
+
+// Sync runs `rocks sync vcluster demo` (the VM controller) on the home
+// frontend and then checks, by asking every agent, that each compute guest
+// runs on the container the database names and nowhere else.
+func (c *Cluster) Sync(ctx context.Context) error {
+	c.Step("rocks sync vcluster %s", ClusterName)
+	out, err := c.Rocks(ctx, "sync", "vcluster", ClusterName)
+	c.Print(out)
+	if err != nil {
+		return err
+	}
+	hosts, err := c.Hosts(ctx)
+	if err != nil {
+		return err
+	}
+	return c.CheckRunning(ctx, hosts)
+}
+
+// Hosts reads `rocks list vcluster host demo`.
+func (c *Cluster) Hosts(ctx context.Context) ([]*Guest, error) {
+	out, err := c.Rocks(ctx, "list", "vcluster", "host", ClusterName)
+	if err != nil {
+		return nil, err
+	}
+	var gs []*Guest
+	for _, r := range ParseTable(out) {
+		ip, err := netip.ParsePrefix(r["ip"])
+		if err != nil {
+			a, err2 := netip.ParseAddr(r["ip"])
+			if err2 != nil {
+				return nil, fmt.Errorf("list vcluster host: bad ip %q of %s", r["ip"], r["host"])
+			}
+			ip = netip.PrefixFrom(a, 32)
+		}
+		g := &Guest{Name: r["host"], Role: r["role"], Site: r["site"], Container: r["container"], MAC: r["mac"], Overlay: ip.Addr()}
+		if g.Role == "frontend" || strings.HasPrefix(g.Container, "(") {
+			g.Container = ""
+		}
+		if g.Name == "" || g.Site == "" {
+			return nil, fmt.Errorf("list vcluster host: unreadable row %v", r)
+		}
+		gs = append(gs, g)
+	}
+	if len(gs) == 0 {
+		return nil, errors.New("list vcluster host: no guests")
+	}
+	return gs, nil
+}
+
+// CheckRunning asks every agent for its guests: each compute guest must run
+// on its container and on no other.
+func (c *Cluster) CheckRunning(ctx context.Context, hosts []*Guest) error {
+	want := map[string]string{} // guest -> site/container
+	for _, g := range hosts {
+		if g.Container != "" {
+			want[g.Name] = g.Site + "/" + g.Container
+		}
+	}
+	seen := map[string][]string{}
+	var dead []string
+	for _, ct := range c.Conts {
+		if done, _ := ct.Agent.Exited(); done {
+			dead = append(dead, ct.Site+"/"+ct.Host.Name)
+			continue
+		}
+		list, err := c.GuestList(ctx, ct)
+		if err != nil {
+			return fmt.Errorf("guest.list on %s/%s: %v", ct.Site, ct.Host.Name, err)
+		}
+		for _, gi := range list {
+			if gi.State == agentapi.StateRunning || gi.State == agentapi.StateBlocked {
+				seen[gi.Name] = append(seen[gi.Name], ct.Site+"/"+ct.Host.Name)
+			}
+		}
+	}
+	var bad []string
+	for _, name := range sortedKeys(want) {
+		if got := seen[name]; len(got) != 1 || got[0] != want[name] {
+			bad = append(bad, fmt.Sprintf("%s runs on %v, want %s", name, got, want[name]))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("after sync: %s", strings.Join(bad, "; "))
+	}
+	c.Step("agents report all %d compute guests running where the database says (%d containers asked)", len(want), len(c.Conts)-len(dead))
+	return nil
+}
+
+// Boot brings up each guest as a namespace on its container's LAN (the
+// virtual frontend on its site's frontend): the guest's rendered
+// kickstart post runs in a throw-away root, then vcluster-edge starts as
+// its unit does, with exactly the files the post wrote.
+func (c *Cluster) Boot(ctx context.Context, hosts []*Guest) error {
+	c.Step("guests: %d namespaces run their kickstart (rocks report vcluster kickstart) and start vcluster-edge", len(hosts))
+	// Namespaces one by one (the bed's bookkeeping is not concurrent).
+	for _, g := range hosts {
+		if err := c.attach(g); err != nil {
+			return err
+		}
+	}
+	err := parallel(ctx, len(hosts), 4, func(i int) error { return c.install(ctx, hosts[i]) })
+	if err != nil {
+		return err
+	}
+	c.Guests = hosts
+	return nil
+}
+
+// attach makes the guest's namespace on the host that runs it.
+func (c *Cluster) attach(g *Guest) error {
+	s := c.Bed.Site(g.Site)
+	if s == nil {
+		return fmt.Errorf("%s: unknown site %q", g.Name, g.Site)
+	}
+	on := s.Frontend
+	if g.Container != "" {
+		ct := c.Container(g.Site, g.Container)
+		if ct == nil {
+			return fmt.Errorf("%s: unknown container %s/%s", g.Name, g.Site, g.Container)
+		}
+		on = ct.Host
+	}
+	h, err := c.Bed.AddGuest(on, g.Name)
+	if err != nil {
+		return fmt.Errorf("%s: %v", g.Name, err)
+	}
+	g.Host = h
+	return nil
+}
+
+// install kickstarts the guest and starts its edge.
+func (c *Cluster) install(ctx context.Context, g *Guest) error {
+	g.rootDir = filepath.Join(c.Dir, "guests", g.Host.NS)
+	r, err := newGuestRoot(g.rootDir)
+	if err != nil {
+		return err
+	}
+	g.root = r
+	if err := r.installEdgePackage(c.Repo, c.Bin["vcluster-edge"]); err != nil {
+		return fmt.Errorf("%s: %v", g.Name, err)
+	}
+	script, err := c.Rocks(ctx, "report", "vcluster", "kickstart", g.Name, "nodefile="+filepath.Join(c.Repo, "nodes", "vcluster-guest.xml"))
+	if err != nil {
+		return err
+	}
+	if err := r.runPost([]byte(script)); err != nil {
+		return fmt.Errorf("%s: %v", g.Name, err)
+	}
+	for _, f := range []string{"etc/vcluster/edge.toml", "etc/vcluster/edge.key"} {
+		if _, err := os.Stat(filepath.Join(r.dir, f)); err != nil {
+			return fmt.Errorf("%s: the kickstart did not write /%s", g.Name, f)
+		}
+	}
+	return c.startEdge(g)
+}
+
+// startEdge runs the edge as vcluster-edge.service does: the sysconfig
+// file, then ExecStart.
+func (c *Cluster) startEdge(g *Guest) error {
+	exec, err := unitExecStart(filepath.Join(c.Repo, "roll", "systemd", "vcluster-edge.service"))
+	if err != nil {
+		return err
+	}
+	cmd := g.root.command(g.Host.NS, "/bin/sh", "-c", ". /etc/sysconfig/vcluster-edge; exec "+exec)
+	p, err := g.Host.StartCmd(cmd)
+	if err != nil {
+		return err
+	}
+	g.Edge = p
+	return nil
+}
+
+// unitExecStart is the ExecStart command line of a systemd unit file.
+func unitExecStart(unit string) (string, error) {
+	b, err := os.ReadFile(unit)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "ExecStart="); ok {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%s has no ExecStart", unit)
+}
+
+// Frontend is the virtual frontend guest, or nil.
+func (c *Cluster) Frontend() *Guest {
+	for _, g := range c.Guests {
+		if g.Role == "frontend" {
+			return g
+		}
+	}
+	return nil
+}
+
+// Computes are the compute guests.
+func (c *Cluster) Computes() []*Guest {
+	var gs []*Guest
+	for _, g := range c.Guests {
+		if g.Role != "frontend" {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+// Host returns the bed host of a guest's container, for SetLink.
+func (c *Cluster) containerOf(g *Guest) *testbed.Host {
+	if ct := c.Container(g.Site, g.Container); ct != nil {
+		return ct.Host
+	}
+	return nil
+}
+
+// waitEdges waits until the edge processes are still alive a moment after
+// start (a bad configuration makes them exit at once).
+func (c *Cluster) checkEdges() error {
+	var bad []string
+	for _, g := range c.Guests {
+		if g.Edge == nil {
+			continue
+		}
+		if done, _ := g.Edge.Exited(); done {
+			bad = append(bad, fmt.Sprintf("%s: %s", g.Name, lastLines(g.Edge.Out.String(), 2)))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("edges exited: %s", strings.Join(bad, "; "))
+	}
+	return nil
+}

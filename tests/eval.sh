@@ -1,0 +1,22 @@
+#!/bin/bash
+# make eval: the research's evaluation (docs/demo.md): 400 compounds at
+# one-way inter-site delays 0, 10, 25, 50, 100 and 200 ms over the overlay,
+# the same on the plain underlay (baseline), and a run where a VM container
+# dies mid-batch. Each row lands in tests/results/eval.csv as soon as it is
+# measured; -resume (on by default here) skips rows already complete for
+# this batch size, so the evaluation can run in pieces:
+#   make eval EVAL_ARGS="-modes overlay -delays 0,10"
+#   make eval EVAL_ARGS="-compounds 40 -delays 0,100"      (reduced)
+set -euo pipefail
+root=${VCLUSTER_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
+bin=${VCLUSTER_BIN:-$root/build/bin}
+tools=$root/build/tools
+mkdir -p "$tools"
+cd "$root"
+for d in src/tools/*/; do
+	n=$(basename "$d")
+	echo "go build $n"
+	CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$tools/$n" "./src/tools/$n"
+done
+# shellcheck disable=SC2086 # EVAL_ARGS is a list of flags
+exec env VCLUSTER_BIN="$bin" VCLUSTER_ROOT="$root" "$tools/vcluster-demo" -eval -resume ${EVAL_ARGS:-}
