@@ -62,8 +62,13 @@ exit $rc
 // has left its marker (or ctx ends), and checks every output.
 func Run(ctx context.Context, s *Slurm, set *Set, dir string) (*Report, error) {
 	out := filepath.Join(dir, "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	// A fresh folder per batch: markers left by an earlier batch would
+	// count as finished tasks.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
+	}
+	if err := os.Mkdir(out, 0o755); err != nil {
+		return nil, fmt.Errorf("batch output folder: %v (each batch needs a new one)", err)
 	}
 	var list strings.Builder
 	for _, c := range set.Compounds {

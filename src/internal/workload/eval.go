@@ -31,11 +31,11 @@ var EvalHeader = []string{"delay_ms", "mode", "seconds", "tasks_ok", "tasks_tota
 func Sweep(ctx context.Context, bed *testbed.Bed, s *Slurm, set *Set, dir, mode string,
 	delays []time.Duration, progress func(string)) ([]EvalRow, error) {
 	var rows []EvalRow
-	for _, d := range delays {
+	for i, d := range delays {
 		if err := bed.SetDelay(d, 0); err != nil {
 			return rows, err
 		}
-		run := filepath.Join(dir, fmt.Sprintf("%s-%dms", mode, d.Milliseconds()))
+		run := filepath.Join(dir, fmt.Sprintf("%s-%02d-%dms", mode, i, d.Milliseconds()))
 		r, err := Run(ctx, s, set, run)
 		if err != nil {
 			return rows, fmt.Errorf("%s at %v: %v", mode, d, err)
