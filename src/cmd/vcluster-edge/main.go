@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
@@ -51,6 +52,7 @@ func run() error {
 	fs.StringVar(&proto, "protocol", "", "wire protocol: native (default) or v1 (Debian n2n 1.3)")
 	fs.StringVar(&status, "status", "", "Unix `socket` that serves the counters")
 	fs.BoolVar(&showVersion, "version", false, "print the version")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` until exit (for tuning)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return fmt.Errorf("bad arguments")
 	}
@@ -116,6 +118,16 @@ func run() error {
 	r, err := c.Resolve()
 	if err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	logger := log.New(os.Stderr, "vcluster-edge: ", log.LstdFlags)
 	e, err := edge.New(r, c.Key, logger)

@@ -52,6 +52,7 @@ type Edge struct {
 	conn *udp.Conn
 	mac  [6]byte
 	isV1 bool
+	mss  int // TCP MSS clamp
 	log  *log.Logger
 	cid  native.CommunityID
 
@@ -131,6 +132,7 @@ func New(cfg *config.Resolved, key []byte, logger *log.Logger) (*Edge, error) {
 	e := &Edge{cfg: cfg, isV1: cfg.Protocol == config.V1, log: logger, peers: map[[6]byte]*peer{},
 		done: make(chan struct{}), Stats: &stats.Set{}, start: time.Now()}
 	e.cid = native.MakeCommunityID(cfg.Community)
+	e.mss = mssFor(cfg.MTU, e.isV1)
 	e.initCounters()
 	for _, a := range cfg.Supernodes {
 		e.sns = append(e.sns, &snode{addr: a})

@@ -3,12 +3,12 @@ package edge
 import "encoding/binary"
 
 // clampMSS lowers the MSS option of an IPv4 TCP SYN in an Ethernet frame to
-// what fits the overlay MTU (mtu-40), so that TCP through the overlay never
-// sends segments that would need fragmentation: N2N's most reported stall.
+// mss, so that TCP through the overlay never sends segments that would need
+// fragmentation: N2N's most reported stall.
 // With partial checksum (virtio NEEDS_CSUM) the kernel still fills the
 // checksum, so only the option changes; otherwise the checksum is updated
 // incrementally (RFC 1624).
-func clampMSS(eth []byte, partialCsum bool, mtu int) bool {
+func clampMSS(eth []byte, partialCsum bool, mss int) bool {
 	if len(eth) < 14+20+20 || eth[12] != 0x08 || eth[13] != 0x00 {
 		return false
 	}
@@ -28,7 +28,7 @@ func clampMSS(eth []byte, partialCsum bool, mtu int) bool {
 	if doff < 20 || len(tcp) < doff {
 		return false
 	}
-	limit := uint16(mtu - 40)
+	limit := uint16(mss)
 	opts := tcp[20:doff]
 	for i := 0; i < len(opts); {
 		switch opts[i] {
@@ -74,4 +74,18 @@ func updateCsum(tcp []byte, off int, old, new uint16) {
 		sum = sum&0xffff + sum>>16
 	}
 	binary.BigEndian.PutUint16(tcp[16:], ^uint16(sum))
+}
+
+// v1MSS is the largest MSS whose frames fit one N2N v1 datagram in a
+// 1500-byte underlay packet: 20 IP + 8 UDP + 84 header + 7 LZO prefix +
+// 14 Ethernet + 20 IP + 20 TCP + 3 LZO trailer = 176 bytes of overhead.
+const v1MSS = UnderlayMTU - 176
+
+// mssFor is the clamp for an overlay MTU in a protocol.
+func mssFor(mtu int, isV1 bool) int {
+	m := mtu - 40
+	if isV1 && m > v1MSS {
+		m = v1MSS
+	}
+	return m
 }

@@ -35,7 +35,7 @@ func (e *Edge) tapLoopNative() error {
 			e.c.dropMalformed.Add(1)
 			continue
 		}
-		if clampMSS(frame[tap.VnetHdrLen:], frame[0]&1 != 0, e.cfg.MTU) {
+		if clampMSS(frame[tap.VnetHdrLen:], frame[0]&1 != 0, e.mss) {
 			e.c.mssClamped.Add(1)
 		}
 		eth := frame[tap.VnetHdrLen:]

@@ -1,7 +1,6 @@
 package v1
 
 import (
-	"crypto/cipher"
 	"errors"
 
 	"golang.org/x/crypto/twofish"
@@ -12,7 +11,7 @@ import (
 // ASCII key repeated to fill 32 bytes (TwoFishInit). Inputs of at most one
 // block are zero-padded to 16 bytes. Safe for concurrent use.
 type Cipher struct {
-	b cipher.Block
+	b *twofish.Cipher // concrete type: stack buffers do not escape
 }
 
 const blockSize = 16

@@ -43,118 +43,139 @@ func AppendLZOLiteral(dst, src []byte) []byte {
 // returns the decoded bytes. Every index is checked: hostile input yields an
 // error, never a panic.
 func DecompressLZO(dst, src []byte) ([]byte, error) {
-	out := dst[:0:cap(dst)]
-	in := src
-	ip := 0
-	var t int
+	d := lzoDec{in: src, out: dst[:0:cap(dst)]}
+	if err := d.run(); err != nil {
+		return nil, err
+	}
+	return d.out, nil
+}
 
-	lit := func(n int) error {
-		if ip+n > len(in) {
-			return errLZOInput
-		}
-		if len(out)+n > cap(out) {
-			return errLZOOutput
-		}
-		out = append(out, in[ip:ip+n]...)
-		ip += n
+// lzoDec is the decoder's state; methods instead of closures keep it on
+// the stack (no allocation per frame).
+type lzoDec struct {
+	in  []byte
+	ip  int
+	out []byte
+}
+
+func (d *lzoDec) lit(n int) error {
+	if n < 0 || d.ip+n > len(d.in) {
+		return errLZOInput
+	}
+	if len(d.out)+n > cap(d.out) {
+		return errLZOOutput
+	}
+	d.out = append(d.out, d.in[d.ip:d.ip+n]...)
+	d.ip += n
+	return nil
+}
+
+func (d *lzoDec) match(dist, n int) error {
+	if dist <= 0 || dist > len(d.out) {
+		return errLZOLookbeh
+	}
+	if len(d.out)+n > cap(d.out) {
+		return errLZOOutput
+	}
+	p := len(d.out) - dist
+	if dist >= n { // no overlap: one copy
+		d.out = append(d.out, d.out[p:p+n]...)
 		return nil
 	}
-	copyMatch := func(dist, n int) error {
-		if dist <= 0 || dist > len(out) {
-			return errLZOLookbeh
-		}
-		if len(out)+n > cap(out) {
-			return errLZOOutput
-		}
-		p := len(out) - dist
-		for i := 0; i < n; i++ { // may overlap: byte by byte
-			out = append(out, out[p+i])
-		}
-		return nil
+	for i := 0; i < n; i++ { // overlapping: byte by byte
+		d.out = append(d.out, d.out[p+i])
 	}
-	next := func() (int, error) {
-		if ip >= len(in) {
+	return nil
+}
+
+func (d *lzoDec) next() (int, error) {
+	if d.ip >= len(d.in) {
+		return 0, errLZOInput
+	}
+	d.ip++
+	return int(d.in[d.ip-1]), nil
+}
+
+// long reads a run of zero bytes then a value: base + 255*zeros + value.
+func (d *lzoDec) long(base int) (int, error) {
+	n := 0
+	for {
+		b, err := d.next()
+		if err != nil {
+			return 0, err
+		}
+		if b != 0 {
+			return n + base + b, nil
+		}
+		n += 255
+		if n > 1<<20 {
 			return 0, errLZOInput
 		}
-		ip++
-		return int(in[ip-1]), nil
 	}
-	long := func(base int) (int, error) { // run of zero bytes then a value
-		n := 0
-		for {
-			b, err := next()
-			if err != nil {
-				return 0, err
-			}
-			if b != 0 {
-				return n + base + b, nil
-			}
-			n += 255
-			if n > 1<<20 {
-				return 0, errLZOInput
-			}
-		}
-	}
+}
 
+func (d *lzoDec) run() error {
 	const (
 		stLoop = iota
 		stFirstLiteral
 		stMatch
 		stMatchNext
 	)
-	state := stLoop
+	in := d.in
 	if len(in) == 0 {
-		return nil, errLZOInput
+		return errLZOInput
 	}
+	var t int
+	var err error
+	state := stLoop
 	if in[0] > 17 {
 		t = int(in[0]) - 17
-		ip = 1
+		d.ip = 1
 		if t < 4 {
 			state = stMatchNext
 		} else {
-			if err := lit(t); err != nil {
-				return nil, err
+			if err := d.lit(t); err != nil {
+				return err
 			}
 			state = stFirstLiteral
 		}
 	}
 	for {
-		var err error
 		switch state {
 		case stLoop:
-			if t, err = next(); err != nil {
-				return nil, err
+			if t, err = d.next(); err != nil {
+				return err
 			}
 			if t >= 16 {
 				state = stMatch
 				continue
 			}
 			if t == 0 {
-				if t, err = long(15); err != nil {
-					return nil, err
+				if t, err = d.long(15); err != nil {
+					return err
 				}
 			}
-			if err = lit(t + 3); err != nil {
-				return nil, err
+			if err = d.lit(t + 3); err != nil {
+				return err
 			}
 			state = stFirstLiteral
 		case stFirstLiteral:
-			if t, err = next(); err != nil {
-				return nil, err
+			if t, err = d.next(); err != nil {
+				return err
 			}
 			if t >= 16 {
 				state = stMatch
 				continue
 			}
-			b, err := next()
+			b, err := d.next()
 			if err != nil {
-				return nil, err
+				return err
 			}
-			if err = copyMatch(1+0x0800+(t>>2)+(b<<2), 3); err != nil {
-				return nil, err
+			if err = d.match(1+0x0800+(t>>2)+(b<<2), 3); err != nil {
+				return err
 			}
+			t = int(in[d.ip-2]) & 3
 			state = stMatchNext
-			t = int(in[ip-2]) & 3
 			if t == 0 {
 				state = stLoop
 			}
@@ -162,69 +183,68 @@ func DecompressLZO(dst, src []byte) ([]byte, error) {
 			var dist, n int
 			switch {
 			case t >= 64: // M2
-				b, err := next()
+				b, err := d.next()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				dist = 1 + ((t >> 2) & 7) + (b << 3)
 				n = (t >> 5) + 1
 			case t >= 32: // M3
 				t &= 31
 				if t == 0 {
-					if t, err = long(31); err != nil {
-						return nil, err
+					if t, err = d.long(31); err != nil {
+						return err
 					}
 				}
-				if ip+2 > len(in) {
-					return nil, errLZOInput
+				if d.ip+2 > len(in) {
+					return errLZOInput
 				}
-				dist = 1 + int(in[ip]>>2) + int(in[ip+1])<<6
-				ip += 2
+				dist = 1 + int(in[d.ip]>>2) + int(in[d.ip+1])<<6
+				d.ip += 2
 				n = t + 2
 			case t >= 16: // M4
 				high := (t & 8) << 11
 				t &= 7
 				if t == 0 {
-					if t, err = long(7); err != nil {
-						return nil, err
+					if t, err = d.long(7); err != nil {
+						return err
 					}
 				}
-				if ip+2 > len(in) {
-					return nil, errLZOInput
+				if d.ip+2 > len(in) {
+					return errLZOInput
 				}
-				dist = high + int(in[ip]>>2) + int(in[ip+1])<<6
-				ip += 2
-				if dist == 0 {
-					if ip != len(in) {
-						return nil, errLZOInput
+				dist = high + int(in[d.ip]>>2) + int(in[d.ip+1])<<6
+				d.ip += 2
+				if dist == 0 { // end of stream
+					if d.ip != len(in) {
+						return errLZOInput
 					}
-					return out, nil
+					return nil
 				}
 				dist += 0x4000
 				n = t + 2
 			default: // M1 after a match
-				b, err := next()
+				b, err := d.next()
 				if err != nil {
-					return nil, err
+					return err
 				}
 				dist = 1 + (t >> 2) + (b << 2)
 				n = 2
 			}
-			if err = copyMatch(dist, n); err != nil {
-				return nil, err
+			if err = d.match(dist, n); err != nil {
+				return err
 			}
-			t = int(in[ip-2]) & 3
+			t = int(in[d.ip-2]) & 3
+			state = stMatchNext
 			if t == 0 {
 				state = stLoop
-			} else {
-				state = stMatchNext
 			}
 		case stMatchNext:
-			if err = lit(t); err != nil {
-				return nil, err
+			if err = d.lit(t); err != nil {
+				return err
 			}
-			if t, err = next(); err != nil {
-				return nil, err
+			if t, err = d.next(); err != nil {
+				return err
 			}
 			state = stMatch
 		}
