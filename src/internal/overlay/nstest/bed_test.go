@@ -56,11 +56,16 @@ func (b *bed) host() *host {
 
 func (b *bed) keyFile() string {
 	p := filepath.Join(b.dir, "edge.key")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
 	if err := os.WriteFile(p, []byte(key+"\n"), 0o600); err != nil {
 		b.t.Fatal(err)
 	}
 	return p
 }
+
+func bin(t *testing.T, name string) string { return binaries.Path(t, name) }
 
 // ourSupernode starts vcluster-supernode in h.
 func (b *bed) ourSupernode(h *host) *netns.Proc {
@@ -117,7 +122,14 @@ func quoteList(s []string) string {
 // counters reads an edge's (or supernode's) status socket.
 func counters(t *testing.T, path string) map[string]uint64 {
 	t.Helper()
-	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	var c net.Conn
+	var err error
+	for i := 0; i < 30; i++ { // the process may still be starting
+		if c, err = net.DialTimeout("unix", path, 2*time.Second); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if err != nil {
 		t.Fatalf("status socket %s: %v", path, err)
 	}
