@@ -32,6 +32,9 @@ type Options struct {
 	Bridge       string        // bridge of a guest's private NIC
 	PublicBridge string        // bridge of a virtual frontend's public NIC
 	Boot         string        // agentapi.BootHVM or BootPV
+	// Begin, when set, is told how many containers this pass works on,
+	// before the first Progress.
+	Begin func(total int)
 	// Progress, when set, is called once per container when its work is
 	// done (from several goroutines).
 	Progress func(ContainerResult)
@@ -364,6 +367,9 @@ func (c *Controller) reconcile(ctx context.Context, st *State, f Filter) (*Repor
 	// leaves a record of a copy that may not exist, never the reverse.
 	if err := insertCopies(ctx, c.db, newCopies, now); err != nil {
 		return nil, err
+	}
+	if c.opt.Begin != nil {
+		c.opt.Begin(len(ws))
 	}
 	var running atomic.Int64
 	c.each(ctx, ws, func(ctx context.Context, w *work) {

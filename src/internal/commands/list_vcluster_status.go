@@ -1,0 +1,154 @@
+package commands
+
+import (
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/controller"
+	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
+)
+
+func init() {
+	rockscmd.Register(&rockscmd.Command{
+		Verb: "list", Noun: []string{"vcluster", "status"},
+		Description: `List every guest with its desired state (the database) and its actual
+state (asked from the containers' agents now): site, container, the
+container's load and health, and when vclusterd last heard from it. A
+guest that also runs somewhere else is flagged.`,
+		Args: []rockscmd.Arg{{Name: "NAME", Optional: true, Doc: "Only this virtual cluster."}},
+		Params: []rockscmd.Param{
+			{Name: "timeout", Default: "5", Doc: "Seconds allowed for each agent."},
+		},
+		Examples: []rockscmd.Example{{Cmd: "list vcluster status vc1"}},
+		Run:      listStatus,
+	})
+}
+
+func listStatus(c *rockscmd.Context) error {
+	var name string
+	if len(c.Args) == 1 {
+		name = c.Args[0]
+		if err := alloc.ValidName("cluster", name); err != nil {
+			return err
+		}
+	}
+	secs, err := c.IntParam("timeout", 1, 600)
+	if err != nil {
+		return err
+	}
+	d, err := c.DB()
+	if err != nil {
+		return err
+	}
+	st, err := controller.Load(c.Ctx, d)
+	if err != nil {
+		return err
+	}
+	if name != "" && !st.Known(name) {
+		return fmt.Errorf("unknown virtual cluster %q", name)
+	}
+	// Health and last report per container.
+	type health struct {
+		status string
+		seen   sql.NullTime
+		load   sql.NullFloat64
+		cpus   sql.NullInt64
+	}
+	hs := map[int64]health{}
+	rows, err := d.QueryContext(c.Ctx, `SELECT c.ID, IFNULL(h.Status, 'alive'), h.LastSeen, l.Load1, l.CPUs
+		FROM vc_containers c LEFT JOIN vc_health h ON h.Container = c.ID LEFT JOIN vc_load l ON l.Container = c.ID`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		var h health
+		if err := rows.Scan(&id, &h.status, &h.seen, &h.load, &h.cpus); err != nil {
+			rows.Close()
+			return err
+		}
+		hs[id] = h
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var cs []*controller.Container
+	for _, ct := range st.Containers {
+		cs = append(cs, ct)
+	}
+	seen := controller.New(d, controller.Options{CallTimeout: time.Duration(secs) * time.Second}).Survey(c.Ctx, cs)
+	// Where each guest name actually runs.
+	where := map[string][]string{}
+	for _, s := range seen {
+		for _, g := range s.Status.Guests {
+			if guestActive(g.State) {
+				where[g.Name] = append(where[g.Name], s.Container.Name())
+			}
+		}
+	}
+	var names []string
+	for n, g := range st.Guests {
+		if name == "" || g.Cluster == name {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	t := rockscmd.NewTable(c.Out, "guest", "cluster", "desired", "actual", "site", "container", "load", "health", "last-seen")
+	for _, n := range names {
+		g := st.Guests[n]
+		desired := "off"
+		if g.On {
+			desired = "on"
+		}
+		ct := st.Containers[g.Container]
+		if ct == nil {
+			t.Row(n, g.Cluster, desired, "not managed (virtual frontend)", nil, nil, nil, nil, nil)
+			continue
+		}
+		h := hs[ct.ID]
+		actual := "absent"
+		if s := seen[ct.ID]; s.Err != nil {
+			actual = "unknown (agent unreachable)"
+		} else {
+			for _, gi := range s.Status.Guests {
+				if gi.Name == n {
+					actual = gi.State
+				}
+			}
+		}
+		var elsewhere []string
+		for _, w := range where[n] {
+			if w != ct.Name() {
+				elsewhere = append(elsewhere, w)
+			}
+		}
+		if len(elsewhere) > 0 {
+			actual += " (ALSO RUNNING ON " + strings.Join(elsewhere, ", ") + ")"
+		}
+		var load, last any
+		if h.load.Valid {
+			load = fmt.Sprintf("%.2f/%d", h.load.Float64, h.cpus.Int64)
+		}
+		if h.seen.Valid {
+			last = h.seen.Time.UTC().Format(time.DateTime)
+		} else {
+			last = "never"
+		}
+		t.Row(n, g.Cluster, desired, actual, ct.Site, ct.Host, load, h.status, last)
+	}
+	t.Flush()
+	return nil
+}
+
+func guestActive(state string) bool {
+	switch state {
+	case "shutoff", "crashed", "nostate", "":
+		return false
+	}
+	return true
+}

@@ -1,0 +1,43 @@
+package controller
+
+import (
+	"context"
+	"sort"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+)
+
+// Seen is one container's answer to host.status, or why there is none.
+type Seen struct {
+	Container *Container
+	Status    agentapi.HostStatus
+	Err       error
+}
+
+// Survey asks the given containers for their status at once (bounded
+// concurrency, per-call timeout); read-only, no lock needed.
+func (c *Controller) Survey(ctx context.Context, cs []*Container) map[int64]*Seen {
+	ws := make([]*work, len(cs))
+	for i, ct := range cs {
+		ws[i] = &work{ct: ct}
+	}
+	sort.Slice(ws, func(i, j int) bool { return ws[i].ct.Name() < ws[j].ct.Name() })
+	out := make(map[int64]*Seen, len(cs))
+	for _, w := range ws {
+		out[w.ct.ID] = &Seen{Container: w.ct}
+	}
+	c.each(ctx, ws, func(ctx context.Context, w *work) {
+		s := out[w.ct.ID]
+		cl, err := c.Client(w.ct)
+		if err != nil {
+			s.Err = err
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, c.opt.CallTimeout)
+		defer cancel()
+		if s.Status, err = cl.Status(cctx); err != nil {
+			s.Err = unreachable(err)
+		}
+	})
+	return out
+}
