@@ -3,13 +3,232 @@ package demo
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/rocksclusters/vcluster/src/internal/testbed"
 	"github.com/rocksclusters/vcluster/src/internal/workload"
 )
 
-// Failover runs the batch over the overlay while one VM container dies.
-// UNFINISHED: it needs the monitor (vclusterd), which has not landed yet.
+// Failover runs the batch over the overlay at delay d while one VM
+// container dies: once a quarter of the tasks are done, the container that
+// runs a busy guest loses its agent and its link, and the guest's
+// namespace goes down with every process in it (a powered-off VM). The
+// monitor (vclusterd) must notice, relocate the guest in the database and
+// start it on another container; the demo then boots the guest there as a
+// namespace (kickstart, edge, slurmd under the same Slurm node name and
+// overlay address). Slurm requeues the lost task (JobRequeue=1, Slurm's
+// default, checked here), and the batch must complete with every result.
 func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Duration) (Batch, error) {
-	return Batch{Delay: d, All: len(set.Compounds)}, errors.New("failover run not available yet: vclusterd (the monitor) has not landed")
+	b := Batch{Delay: d, All: len(set.Compounds)}
+	fail := func(err error) (Batch, error) {
+		if b.Err == "" {
+			b.Err = err.Error()
+		}
+		return b, err
+	}
+	mon, err := c.StartMonitor()
+	if err != nil {
+		return fail(err)
+	}
+	defer mon.Stop()
+	s, err := c.StartSlurm("overlay")
+	if err != nil {
+		return fail(err)
+	}
+	defer s.Stop()
+	if conf, err := s.Client("scontrol", "show", "config"); err != nil || !requeueOn(conf) {
+		return fail(fmt.Errorf("slurm does not requeue batch jobs on node failure (JobRequeue): %v", err))
+	}
+	if err := c.Bed.SetDelay(d, 0); err != nil {
+		return fail(err)
+	}
+	dir := filepath.Join(c.Dir, "runs", fmt.Sprintf("failover-%dms", d.Milliseconds()))
+	_ = os.RemoveAll(dir)
+	c.Step("batch (failover): %d compounds at %v; a VM container dies after a quarter of them", len(set.Compounds), d)
+
+	type result struct {
+		r   *workload.Report
+		err error
+	}
+	done := make(chan result, 1)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		r, err := workload.Run(runCtx, s, set, dir)
+		done <- result{r, err}
+	}()
+
+	// Wait for a quarter of the markers, then pick a guest with a task
+	// running on it.
+	outDir := filepath.Join(dir, "out")
+	for markers(outDir) < len(set.Compounds)/4 {
+		select {
+		case res := <-done:
+			return fail(fmt.Errorf("batch ended before the failure was injected: %v", res.err))
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	victim, err := c.busyGuest(s)
+	if err != nil {
+		return fail(err)
+	}
+	ct := c.Container(victim.Site, victim.Container)
+	c.Step("failure: container %s/%s dies (agent killed, link down); guest %s goes down with its task", ct.Site, ct.Host.Name, victim.Name)
+	ct.Agent.Kill()
+	if err := ct.Host.SetLink(false); err != nil {
+		return fail(err)
+	}
+	killIn(victim.Host.NS)
+	_ = exec.Command("ip", "-n", victim.Host.NS, "link", "set", "eth0", "down").Run()
+	from := victim.Site + "/" + victim.Container
+	killed := time.Now()
+
+	// The monitor relocates the guest: the database names a new container
+	// and that container's agent runs it.
+	var moved *Guest
+	deadline := time.Now().Add(4 * time.Minute)
+	for moved == nil {
+		hosts, err := c.Hosts(ctx)
+		if err == nil {
+			for _, g := range hosts {
+				if g.Name == victim.Name && g.Container != "" && g.Site+"/"+g.Container != from {
+					if nc := c.Container(g.Site, g.Container); nc != nil && c.runs(ctx, nc, g.Name) {
+						moved = g
+					}
+				}
+			}
+		}
+		if moved != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("the monitor did not relocate %s within 4 minutes of %s failing: %s", victim.Name, from, lastLines(mon.Out.String(), 5)))
+		}
+		select {
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	c.Step("relocated: %s now runs on %s/%s (%.0f s after the failure)", moved.Name, moved.Site, moved.Container, time.Since(killed).Seconds())
+
+	// Boot it there: a fresh namespace on the new container's LAN, the
+	// same kickstart (same overlay address and MAC), its edge and slurmd.
+	if err := exec.Command("ip", "netns", "delete", victim.Host.NS).Run(); err != nil {
+		return fail(fmt.Errorf("removing %s's old namespace: %v", victim.Name, err))
+	}
+	if err := c.attach(moved); err != nil {
+		return fail(err)
+	}
+	if err := c.install(ctx, moved); err != nil {
+		return fail(err)
+	}
+	for i, g := range c.Guests {
+		if g.Name == moved.Name {
+			c.Guests[i] = moved
+		}
+	}
+	if err := waitPing(ctx, moved.Host, c.Frontend().Overlay.String(), 60*time.Second); err != nil {
+		return fail(fmt.Errorf("relocated %s does not reach the virtual frontend over the overlay: %v", moved.Name, err))
+	}
+	if err := c.startSlurmd(s, moved); err != nil {
+		return fail(err)
+	}
+	c.Step("%s is back on the overlay at %s with its slurmd; waiting for the batch (the lost task is requeued)", moved.Name, moved.Overlay)
+
+	res := <-done
+	if res.r != nil {
+		b.OK, b.Seconds, b.PerNode = res.r.OK, res.r.Wall.Seconds(), len(res.r.PerNode)
+		_ = res.r.WriteResults(filepath.Join(dir, "results.tsv"))
+	}
+	if res.err != nil {
+		return fail(fmt.Errorf("failover batch: %v", res.err))
+	}
+	c.Step("batch (failover): %s", res.r.Summary())
+	if b.OK != b.All {
+		return fail(fmt.Errorf("failover batch: tasks %d/%d", b.OK, b.All))
+	}
+	// The container comes back for later runs; the monitor sees it alive.
+	_ = ct.Host.SetLink(true)
+	return b, nil
+}
+
+// requeueOn reports whether `scontrol show config` says batch jobs are
+// requeued after a node failure.
+func requeueOn(conf string) bool {
+	for _, l := range strings.Split(conf, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == "JobRequeue" && f[1] == "=" {
+			return f[2] == "1"
+		}
+	}
+	return false
+}
+
+// markers counts finished tasks.
+func markers(dir string) int {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.done"))
+	return len(m)
+}
+
+// busyGuest is a compute guest that is running a task now.
+func (c *Cluster) busyGuest(s *workload.Slurm) (*Guest, error) {
+	out, err := s.Client("squeue", "-h", "-t", "R", "-o", "%N")
+	if err != nil {
+		return nil, err
+	}
+	busy := map[string]bool{}
+	for _, n := range strings.Fields(out) {
+		busy[n] = true
+	}
+	for _, g := range c.Computes() {
+		if busy[g.Name] {
+			return g, nil
+		}
+	}
+	return nil, errors.New("no compute guest is running a task")
+}
+
+// runs asks a container's agent whether it runs the guest.
+func (c *Cluster) runs(ctx context.Context, ct *Container, name string) bool {
+	list, err := c.GuestList(ctx, ct)
+	if err != nil {
+		return false
+	}
+	for _, g := range list {
+		if g.Name == name && (g.State == "running" || g.State == "blocked") {
+			return true
+		}
+	}
+	return false
+}
+
+// startSlurmd starts a slurmd for the guest, as workload.StartSlurm does.
+func (c *Cluster) startSlurmd(s *workload.Slurm, g *Guest) error {
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+g.Host.NS, "--", "slurmd", "-D", "-N", g.Name, "-f", s.Conf)
+	cmd.Env = append(os.Environ(), "SLURM_CONF="+s.Conf)
+	_, err := g.Host.StartCmd(cmd)
+	return err
+}
+
+// waitPing pings addr from h until it answers or timeout passes.
+func waitPing(ctx context.Context, h *testbed.Host, addr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := h.Run("ping", "-n", "-c", "1", "-W", "1", addr)
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%v: %s", err, lastLines(out, 2))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
