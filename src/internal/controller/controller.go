@@ -259,7 +259,7 @@ func (c *Controller) reconcile(ctx context.Context, st *State, f Filter) (*Repor
 		for _, name := range names {
 			gi := w.guests[name]
 			cl := st.clusterOf(name)
-			if cl == "" || !f.match(name, cl) {
+			if cl == "" || !w.revive && !f.match(name, cl) {
 				continue // not ours (or not this pass's): never touched
 			}
 			g := st.Guests[name]
@@ -288,12 +288,10 @@ func (c *Controller) reconcile(ctx context.Context, st *State, f Filter) (*Repor
 	// Recorded copies confirmed gone are forgotten.
 	var gone [][2]any
 	for name, cs := range st.Copies {
-		if !f.match(name, st.CopyOwner[name]) {
-			continue
-		}
+		match := f.match(name, st.CopyOwner[name])
 		for _, id := range cs {
 			w := byID[id]
-			if w == nil || !w.listed {
+			if w == nil || !w.listed || !match && !w.revive {
 				continue
 			}
 			if _, there := w.guests[name]; !there {

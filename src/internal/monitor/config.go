@@ -1,0 +1,119 @@
+// Package monitor is vclusterd: it polls every VM container's agent,
+// stores load reports for placement, declares a container dead after
+// missed heartbeats and relocates its guests, moves guests off containers
+// that stay overloaded, and, when a dead container answers again, has its
+// stale copies destroyed before anything else. All changes to guests go
+// through package controller under its lock (docs/controller.md).
+package monitor
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/controller"
+)
+
+// Config is /etc/vcluster/vclusterd.toml; roll/etc/vclusterd.toml
+// documents every key with its default.
+type Config struct {
+	// DSN of the Rocks database; empty: $VCLUSTER_DSN, else
+	// /root/.rocks.my.cnf (the file keeps the password out of ps).
+	DSN          string   `toml:"dsn"`
+	Interval     Duration `toml:"interval"`
+	CallTimeout  Duration `toml:"call_timeout"`
+	DeadAfter    int      `toml:"dead_after"`
+	Concurrency  int      `toml:"concurrency"`
+	LockWait     Duration `toml:"lock_wait"`
+	OverloadLoad float64  `toml:"overload_load"`
+	OverloadFor  Duration `toml:"overload_for"`
+	Bridge       string   `toml:"bridge"`
+	PublicBridge string   `toml:"public_bridge"`
+	Boot         string   `toml:"boot"`
+}
+
+// Duration reads "10s"-style TOML strings.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// Defaults: a dead container is noticed within interval*dead_after
+// (15 s) plus one call timeout, and its guests start elsewhere right
+// after: well inside 30 s.
+func Defaults() Config {
+	return Config{
+		Interval:     Duration{5 * time.Second},
+		CallTimeout:  Duration{3 * time.Second},
+		DeadAfter:    3,
+		Concurrency:  64,
+		LockWait:     Duration{30 * time.Second},
+		OverloadLoad: 2.0,
+		OverloadFor:  Duration{10 * time.Minute},
+		Bridge:       controller.DefaultBridge,
+		PublicBridge: controller.DefaultPublicBridge,
+		Boot:         controller.DefaultBoot,
+	}
+}
+
+// LoadConfig reads path over the defaults; unknown keys are an error.
+func LoadConfig(path string) (Config, error) {
+	c := Defaults()
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return c, fmt.Errorf("%s: %v", path, oneLine(err.Error()))
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		sort.Strings(keys)
+		return c, fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("%s: %v", path, err)
+	}
+	return c, nil
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Validate checks values that would otherwise fail late.
+func (c Config) Validate() error {
+	switch {
+	case c.Interval.Duration < 100*time.Millisecond:
+		return errors.New("interval must be at least 100ms")
+	case c.CallTimeout.Duration <= 0 || c.CallTimeout.Duration > c.Interval.Duration*10:
+		return errors.New("call_timeout must be positive and at most 10 intervals")
+	case c.DeadAfter < 1:
+		return errors.New("dead_after must be at least 1")
+	case c.Concurrency < 1:
+		return errors.New("concurrency must be at least 1")
+	case c.LockWait.Duration < 0:
+		return errors.New("lock_wait must not be negative")
+	case c.OverloadLoad < 0:
+		return errors.New("overload_load must not be negative (0 disables)")
+	case c.OverloadLoad > 0 && c.OverloadFor.Duration < c.Interval.Duration:
+		return errors.New("overload_for must be at least one interval")
+	case c.Boot != agentapi.BootHVM && c.Boot != agentapi.BootPV:
+		return fmt.Errorf("boot %q: want hvm or pv", c.Boot)
+	}
+	probe := agentapi.GuestSpec{Name: "probe", CPUs: 1, MemMB: agentapi.MinMemMB, DiskGB: 1,
+		MACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:02"}, Bridge: c.Bridge, PublicBridge: c.PublicBridge, Boot: c.Boot}
+	if err := probe.Normalize(); err != nil {
+		return fmt.Errorf("bridge/public_bridge: %v", err)
+	}
+	return nil
+}

@@ -1,0 +1,312 @@
+package monitor
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/controller"
+)
+
+// Verdict is what one heartbeat means for a container.
+type Verdict int
+
+const (
+	Fine       Verdict = iota
+	Missed             // no answer, not yet dead
+	NewlyDead          // the dead_after-th missed heartbeat
+	StillDead          // dead and silent
+	Revived            // dead, answering again: fence, then alive
+	Overloaded         // load per CPU above overload_load for overload_for
+)
+
+// tracker turns heartbeats into verdicts. Pure: no I/O, no clock.
+type tracker struct {
+	deadAfter int
+	overLoad  float64
+	overFor   time.Duration
+	missed    map[int64]int
+	overSince map[int64]time.Time
+}
+
+func newTracker(c Config) *tracker {
+	return &tracker{deadAfter: c.DeadAfter, overLoad: c.OverloadLoad, overFor: c.OverloadFor.Duration,
+		missed: map[int64]int{}, overSince: map[int64]time.Time{}}
+}
+
+// observe records one heartbeat of container id (dead: its status in the
+// database; ok: it answered).
+func (t *tracker) observe(id int64, dead, ok bool, st agentapi.HostStatus, now time.Time) Verdict {
+	if !ok {
+		delete(t.overSince, id)
+		t.missed[id]++
+		switch {
+		case dead:
+			return StillDead
+		case t.missed[id] >= t.deadAfter:
+			return NewlyDead
+		}
+		return Missed
+	}
+	t.missed[id] = 0
+	if dead {
+		return Revived
+	}
+	if t.overLoad <= 0 || st.CPUs < 1 || st.Load1/float64(st.CPUs) <= t.overLoad {
+		delete(t.overSince, id)
+		return Fine
+	}
+	since, seen := t.overSince[id]
+	if !seen {
+		t.overSince[id] = now
+		return Fine
+	}
+	if now.Sub(since) >= t.overFor {
+		t.overSince[id] = now // one move per overload_for: let the load settle
+		return Overloaded
+	}
+	return Fine
+}
+
+// Monitor is vclusterd's state.
+type Monitor struct {
+	cfg     Config
+	db      *sql.DB
+	ctl     *controller.Controller
+	log     *slog.Logger
+	tr      *tracker
+	pending map[string]bool // moved guests not yet running where they belong
+	now     func() time.Time
+}
+
+// New makes a Monitor over the database.
+func New(cfg Config, d *sql.DB, log *slog.Logger) *Monitor {
+	ctl := controller.New(d, controller.Options{Concurrency: cfg.Concurrency, CallTimeout: cfg.CallTimeout.Duration,
+		Bridge: cfg.Bridge, PublicBridge: cfg.PublicBridge, Boot: cfg.Boot})
+	return &Monitor{cfg: cfg, db: d, ctl: ctl, log: log, tr: newTracker(cfg), pending: map[string]bool{}, now: time.Now}
+}
+
+// Run polls every interval until ctx ends. A failed poll (database
+// down) is logged and retried at the next interval.
+func (m *Monitor) Run(ctx context.Context) error {
+	t := time.NewTicker(m.cfg.Interval.Duration)
+	defer t.Stop()
+	for {
+		if err := m.Poll(ctx); err != nil && ctx.Err() == nil {
+			m.log.Error("poll failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Poll is one round: heartbeats and load reports, then whatever they
+// call for (fencing, relocation), under the controller lock.
+func (m *Monitor) Poll(ctx context.Context) error {
+	st, err := controller.Load(ctx, m.db)
+	if err != nil {
+		return err
+	}
+	cs := make([]*controller.Container, 0, len(st.Containers))
+	for _, c := range st.Containers {
+		cs = append(cs, c)
+	}
+	seen := m.ctl.Survey(ctx, cs)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	now := m.now().UTC().Truncate(time.Second)
+	reports := map[int64]agentapi.HostStatus{}
+	var newlyDead, revive, over []int64
+	ids := make([]int64, 0, len(seen))
+	for id := range seen {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		s := seen[id]
+		ok := s.Err == nil
+		if ok {
+			reports[id] = s.Status
+		}
+		switch m.tr.observe(id, s.Container.Dead, ok, s.Status, m.now()) {
+		case Missed:
+			m.log.Warn("missed heartbeat", "container", s.Container.Name(), "missed", m.tr.missed[id], "err", s.Err)
+		case NewlyDead:
+			newlyDead = append(newlyDead, id)
+		case Revived:
+			revive = append(revive, id)
+		case Overloaded:
+			over = append(over, id)
+		}
+	}
+	if err := controller.StoreStatus(ctx, m.db, now, reports); err != nil {
+		return err
+	}
+	if err := m.storeMissed(ctx, ids, seen); err != nil {
+		return err
+	}
+	// Dead containers whose guests could not all move yet are retried.
+	var stuck []int64
+	for _, id := range ids {
+		if seen[id].Container.Dead && seen[id].Err != nil {
+			stuck = append(stuck, id)
+		}
+	}
+	if len(newlyDead)+len(revive)+len(over)+len(m.pending) == 0 && !m.hasGuests(ctx, stuck) {
+		return nil
+	}
+	lock, err := controller.Acquire(ctx, m.db, m.cfg.LockWait.Duration)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	for _, id := range newlyDead {
+		c := seen[id].Container
+		if _, err := m.db.ExecContext(ctx, "UPDATE vc_health SET Status = 'dead', DeadSince = ? WHERE Container = ?", now, id); err != nil {
+			return err
+		}
+		m.log.Warn("container dead: fenced by missed heartbeats; relocating its guests", "container", c.Name(),
+			"missed", m.tr.missed[id], "err", seen[id].Err)
+		stuck = append(stuck, id)
+	}
+	for _, id := range stuck {
+		why := fmt.Sprintf("container %s dead (%d missed heartbeats)", seen[id].Container.Name(), m.tr.missed[id])
+		moves, err := controller.Relocate(ctx, m.db, id, why)
+		m.logMoves(moves)
+		if err != nil {
+			m.log.Error("relocation incomplete", "container", seen[id].Container.Name(), "err", err)
+		}
+	}
+	for _, id := range over {
+		m.relieve(ctx, id, seen[id])
+	}
+	names := make([]string, 0, len(m.pending))
+	for n := range m.pending {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	rep, err := m.ctl.Reconcile(ctx, controller.Filter{Names: names, Revive: revive})
+	if err != nil {
+		return err
+	}
+	for _, id := range rep.Revived {
+		if _, err := m.db.ExecContext(ctx, "UPDATE vc_health SET Status = 'alive', DeadSince = NULL, Missed = 0 WHERE Container = ?", id); err != nil {
+			return err
+		}
+		m.log.Info("container back: stale copies destroyed, alive again", "container", seen[id].Container.Name())
+		// Guests that could not move away start there again next round.
+		rows, err := m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var n string
+			if rows.Scan(&n) == nil {
+				m.pending[n] = true
+			}
+		}
+		rows.Close()
+	}
+	blocked := map[string]bool{}
+	for _, b := range rep.Blocked {
+		n, _, _ := strings.Cut(b, ":")
+		blocked[n] = true
+		m.log.Warn("not running yet", "reason", b)
+	}
+	for _, n := range names {
+		if !blocked[n] && rep.Converged() {
+			delete(m.pending, n)
+		}
+	}
+	if rep.Calls > 0 {
+		m.log.Info("converged moved guests", "guests", len(names), "calls", rep.Calls, "converged", rep.Converged())
+	}
+	return nil
+}
+
+func (m *Monitor) logMoves(moves []controller.Move) {
+	for _, mv := range moves {
+		m.pending[mv.Guest] = true
+		m.log.Info("relocated", "guest", mv.Guest, "from", mv.From, "to", mv.To, "reason", mv.Reason)
+	}
+}
+
+// relieve moves one guest (the one with the most CPUs) off an
+// overloaded container, if another container can take it.
+func (m *Monitor) relieve(ctx context.Context, id int64, s *controller.Seen) {
+	var name string
+	err := m.db.QueryRowContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on' ORDER BY CPUs DESC, Name LIMIT 1", id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return // overloaded by something else: nothing of ours to move
+	}
+	if err != nil {
+		m.log.Error("overload", "container", s.Container.Name(), "err", err)
+		return
+	}
+	to, err := controller.BestTarget(ctx, m.db, name)
+	if err != nil {
+		m.log.Warn("overloaded, nowhere to move", "container", s.Container.Name(), "guest", name, "err", err)
+		return
+	}
+	why := fmt.Sprintf("container %s overloaded (load %.2f on %d cpus for %s)", s.Container.Name(), s.Status.Load1, s.Status.CPUs, m.cfg.OverloadFor.Duration)
+	mv, err := controller.MoveGuest(ctx, m.db, name, to, why)
+	if err != nil {
+		m.log.Warn("overload move failed", "guest", name, "err", err)
+		return
+	}
+	m.logMoves([]controller.Move{mv})
+}
+
+// hasGuests reports whether any of the containers still should run a guest.
+func (m *Monitor) hasGuests(ctx context.Context, ids []int64) bool {
+	if len(ids) == 0 {
+		return false
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	var n int
+	q := "SELECT COUNT(*) FROM vc_vms WHERE State = 'on' AND Container IN (" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
+	if err := m.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return true // let the locked path report it
+	}
+	return n > 0
+}
+
+// storeMissed writes each container's missed-heartbeat count and last
+// error in one statement.
+func (m *Monitor) storeMissed(ctx context.Context, ids []int64, seen map[int64]*controller.Seen) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	args := make([]any, 0, 3*len(ids))
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?,?,?)")
+		msg := ""
+		if err := seen[id].Err; err != nil {
+			msg = oneLine(err.Error())
+			if len(msg) > 255 {
+				msg = msg[:255]
+			}
+		}
+		args = append(args, id, m.tr.missed[id], msg)
+	}
+	_, err := m.db.ExecContext(ctx, "INSERT INTO vc_health (Container, Missed, LastError) VALUES "+b.String()+
+		" ON DUPLICATE KEY UPDATE Missed = VALUES(Missed), LastError = VALUES(LastError)", args...)
+	return err
+}

@@ -1,0 +1,253 @@
+package monitor
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/controller"
+	"github.com/rocksclusters/vcluster/src/internal/controller/ctltest"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/mariadb"
+)
+
+func TestMain(m *testing.M) { os.Exit(mariadb.RunMain(m)) }
+
+func TestTracker(t *testing.T) {
+	c := Defaults()
+	c.DeadAfter, c.OverloadLoad, c.OverloadFor = 3, 1.5, Duration{time.Minute}
+	tr := newTracker(c)
+	t0 := time.Unix(1e9, 0)
+	idle := agentapi.HostStatus{CPUs: 4, Load1: 1}
+	busy := agentapi.HostStatus{CPUs: 4, Load1: 8}
+	steps := []struct {
+		dead, ok bool
+		st       agentapi.HostStatus
+		at       time.Duration
+		want     Verdict
+	}{
+		{false, true, idle, 0, Fine},
+		{false, false, idle, 5 * time.Second, Missed},
+		{false, false, idle, 10 * time.Second, Missed},
+		{false, true, idle, 15 * time.Second, Fine}, // an answer resets the count
+		{false, false, idle, 20 * time.Second, Missed},
+		{false, false, idle, 25 * time.Second, Missed},
+		{false, false, idle, 30 * time.Second, NewlyDead},
+		{true, false, idle, 35 * time.Second, StillDead},
+		{true, true, idle, 40 * time.Second, Revived},
+		{false, true, busy, 45 * time.Second, Fine}, // overloaded since 45 s
+		{false, true, busy, 90 * time.Second, Fine},
+		{false, true, busy, 105 * time.Second, Overloaded},
+		{false, true, busy, 110 * time.Second, Fine}, // one move per overload_for
+		{false, true, idle, 120 * time.Second, Fine},
+		{false, true, busy, 130 * time.Second, Fine}, // a dip restarts the clock
+		{false, true, busy, 170 * time.Second, Fine},
+		{false, true, busy, 190 * time.Second, Overloaded},
+	}
+	for i, s := range steps {
+		if got := tr.observe(7, s.dead, s.ok, s.st, t0.Add(s.at)); got != s.want {
+			t.Fatalf("step %d: verdict %d, want %d", i, got, s.want)
+		}
+	}
+	c.OverloadLoad = 0
+	tr = newTracker(c)
+	for i := 0; i < 3; i++ {
+		if v := tr.observe(1, false, true, busy, t0.Add(time.Duration(i)*time.Hour)); v != Fine {
+			t.Fatal("overload relocation not disabled by overload_load = 0")
+		}
+	}
+}
+
+func TestConfig(t *testing.T) {
+	dir := t.TempDir()
+	write := func(text string) string {
+		p := filepath.Join(dir, "c.toml")
+		os.WriteFile(p, []byte(text), 0o600)
+		return p
+	}
+	c, err := LoadConfig(write("interval = \"2s\"\ndead_after = 5\n"))
+	if err != nil || c.Interval.Duration != 2*time.Second || c.DeadAfter != 5 || c.CallTimeout.Duration != 3*time.Second {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for text, want := range map[string]string{
+		"intervall = \"2s\"\n":             "unknown key(s): intervall",
+		"interval = \"2 s\"\n":             "c.toml",
+		"dead_after = 0\n":                 "dead_after",
+		"boot = \"floppy\"\n":              "boot",
+		"bridge = \"a/b\"\n":               "bridge",
+		"[extra]\nx = 1\n":                 "unknown key(s): extra, extra.x",
+		"overload_for = \"1s\"\n":          "overload_for",
+		"interval = \"10ms\"\n":            "interval",
+		"call_timeout = \"-1s\"\n":         "call_timeout",
+		"interval = [1,\n":                 "c.toml",
+		"concurrency = \"many\"\n":         "c.toml",
+		"overload_load = -1.0\n":           "overload_load",
+		"lock_wait = \"-5s\"\n":            "lock_wait",
+		"public_bridge = \"x y\"\n":        "bridge",
+		"dsn = 5\n":                        "c.toml",
+		"dead_after = 3\ndead_after = 4\n": "c.toml",
+	} {
+		_, err := LoadConfig(write(text))
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%q: %v, want one line with %q", text, err, want)
+		}
+	}
+	// The shipped example is valid and says what the defaults are.
+	c, err = LoadConfig(filepath.Join("..", "..", "..", "roll", "etc", "vclusterd.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != Defaults() {
+		t.Fatalf("roll/etc/vclusterd.toml differs from the defaults:\n%+v\n%+v", c, Defaults())
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill a container's agent: its guests move and start elsewhere and the
+// database says so; restart it: its stale copies are destroyed first and
+// no guest runs twice.
+func TestDeadContainerRelocation(t *testing.T) {
+	b := ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
+	b.AddCluster("vc1", 6, 1, 128)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := controller.Acquire(ctx, b.DB, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := controller.New(b.DB, controller.Options{}).Reconcile(ctx, controller.Filter{}); err != nil || !rep.Converged() {
+		t.Fatalf("%v %v", rep, err)
+	}
+	l.Release()
+
+	cfg := Defaults()
+	cfg.Interval, cfg.CallTimeout, cfg.DeadAfter = Duration{200 * time.Millisecond}, Duration{time.Second}, 2
+	logs := &syncWriter{w: &strings.Builder{}}
+	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
+	done := make(chan error, 1)
+	go func() { done <- mon.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	a := b.Agents[0]
+	onA := func() int {
+		var n int
+		b.DB.QueryRow("SELECT COUNT(*) FROM vc_vms WHERE Container = ?", a.ID).Scan(&n)
+		return n
+	}
+	if onA() != 2 {
+		t.Fatalf("%d guests on A, want 2", onA())
+	}
+	killed := time.Now()
+	a.Kill()
+	// Relocated: the database points elsewhere and every guest runs there.
+	waitFor(t, 15*time.Second, "relocation", func() bool {
+		if onA() != 0 {
+			return false
+		}
+		run := b.Running(t)
+		for _, n := range []string{"vm-vc1-0", "vm-vc1-3"} {
+			if len(run[n]) != 2 { // the stale copy on A (its libvirtd lives on) and the new one
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("relocated %s after the agent died (interval 200ms, dead_after 2)", time.Since(killed).Round(10*time.Millisecond))
+	var status string
+	var moves int
+	b.DB.QueryRow("SELECT Status FROM vc_health WHERE Container = ?", a.ID).Scan(&status)
+	b.DB.QueryRow("SELECT COUNT(*) FROM vc_moves WHERE FromHost = 'A/vm-container-a-0' AND Reason LIKE '%dead%'").Scan(&moves)
+	if status != "dead" || moves != 2 {
+		t.Fatalf("health %q, %d moves logged", status, moves)
+	}
+	var phys int
+	b.DB.QueryRow("SELECT COUNT(*) FROM vc_vms WHERE Name IN ('vm-vc1-0', 'vm-vc1-3') AND Site <> (SELECT Site FROM vc_containers WHERE ID = ?)", a.ID).Scan(&phys)
+	if phys != 2 {
+		t.Fatal("vc_vms.Site not updated with the move")
+	}
+
+	// The container comes back: stale copies go, it is alive again.
+	a.Start(t)
+	waitFor(t, 10*time.Second, "revival", func() bool {
+		b.DB.QueryRow("SELECT Status FROM vc_health WHERE Container = ?", a.ID).Scan(&status)
+		return status == "alive"
+	})
+	run := b.Running(t)
+	if len(run) != 6 {
+		t.Fatalf("running: %v", run)
+	}
+	for g, cs := range run {
+		if len(cs) != 1 || cs[0] == "A/vm-container-a-0" {
+			t.Errorf("%s runs on %v", g, cs)
+		}
+	}
+	for _, n := range []string{"vm-vc1-0", "vm-vc1-3"} {
+		if _, there := a.Domains(t)[n]; there {
+			t.Errorf("stale %s still defined on A", n)
+		}
+	}
+	if c := a.Calls(); c["guest.destroy"] != 2 || c["guest.undefine"] != 2 {
+		t.Fatalf("A's agent logged %v", c)
+	}
+	if !strings.Contains(logs.String(), "container dead") || !strings.Contains(logs.String(), "container back") {
+		t.Fatalf("monitor log:\n%s", logs.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
+// The daemon binary: a bad configuration is one line and exit 1; -once
+// polls and stores the load reports.
+func TestVclusterdBinary(t *testing.T) {
+	b := ctltest.New(t, []string{"A"}, 2, ctltest.Options{})
+	bin := binaries.Path(t, "vclusterd")
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(bad, []byte("dead_afterr = 2\n"), 0o600)
+	out, err := exec.Command(bin, "-config", bad).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || strings.Count(string(out), "\n") != 1 || !strings.Contains(string(out), "unknown key(s): dead_afterr") {
+		t.Fatalf("bad config: %v %q", err, out)
+	}
+	good := filepath.Join(t.TempDir(), "good.toml")
+	os.WriteFile(good, []byte("dsn = \""+b.DSN+"\"\ninterval = \"1s\"\n"), 0o600)
+	if out, err := exec.Command(bin, "-config", good, "-once").CombinedOutput(); err != nil {
+		t.Fatalf("-once: %v\n%s", err, out)
+	}
+	var n int
+	b.DB.QueryRow("SELECT COUNT(*) FROM vc_load l JOIN vc_health h ON h.Container = l.Container WHERE h.LastSeen IS NOT NULL AND l.CPUs > 0").Scan(&n)
+	if n != 2 {
+		t.Fatalf("%d containers reported, want 2", n)
+	}
+}
