@@ -32,44 +32,36 @@ import (
 
 // Bed is one test's world.
 type Bed struct {
-	t          testing.TB
-	DSN        string
-	DB         *sql.DB
-	Dir        string
-	Agents     []*Agent
-	bin        string
-	keys       map[string]string // site -> key file
-	siteIDs    map[string]int64
-	perDaemon  int
-	daemons    []*libvirtd.Daemon
-	daemonUsed int
+	t       testing.TB
+	DSN     string
+	DB      *sql.DB
+	Dir     string
+	Agents  []*Agent
+	bin     string
+	keys    map[string]string // site -> key file
+	siteIDs map[string]int64
+	daemons []*libvirtd.Daemon
 }
 
 // Agent is one VM container.
 type Agent struct {
-	bed      *Bed
-	Site     string
-	Host     string
-	ID       int64 // vc_containers.ID
-	Addr     string
-	Log      string // the agent's log file (all its runs)
-	daemon   *libvirtd.Daemon
-	uri      string
-	cfg      string
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	done     chan struct{}
-	hold     *libvirt.Libvirt
-	shareURI bool
+	bed    *Bed
+	Site   string
+	Host   string
+	ID     int64 // vc_containers.ID
+	Addr   string
+	Log    string // the agent's log file (all its runs)
+	daemon *libvirtd.Daemon
+	uri    string
+	cfg    string
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{}
+	hold   *libvirt.Libvirt
 }
 
 // Options shape a Bed.
 type Options struct {
-	// AgentsPerDaemon > 1 shares one libvirtd between that many agents,
-	// each on its own private test-driver state (test:///FILE: libvirt
-	// gives every connection to a file URI its own state). For
-	// benchmarks; tests keep one daemon per agent.
-	AgentsPerDaemon int
 	// FreeMemMB is the free memory every container reports (default
 	// 65536).
 	FreeMemMB int
@@ -82,7 +74,7 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 	binaries.RequireRoot(t)
 	binaries.Require(t, libvirtd.Program)
 	b := &Bed{t: t, DSN: mariadb.NewDatabase(t), Dir: t.TempDir(), bin: binaries.Path(t, "vcluster-agent"),
-		keys: map[string]string{}, siteIDs: map[string]int64{}, perDaemon: max(1, opt.AgentsPerDaemon)}
+		keys: map[string]string{}, siteIDs: map[string]int64{}}
 	var err error
 	if b.DB, err = db.Open(context.Background(), b.DSN); err != nil {
 		t.Fatal(err)
@@ -135,24 +127,15 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 			b.Agents = append(b.Agents, a)
 		}
 	}
-	// Daemons first (serially: each takes ~150 ms and a CPU), then agents
-	// in parallel.
-	for i, a := range b.Agents {
-		if i%b.perDaemon == 0 {
-			b.daemons = append(b.daemons, libvirtd.Start(t))
-		}
-		a.daemon = b.daemons[len(b.daemons)-1]
-		if b.perDaemon > 1 {
-			a.shareURI = true
-			node := filepath.Join(a.daemon.Dir, fmt.Sprintf("node-%d.xml", i))
-			if err := os.WriteFile(node, []byte(nodeXML), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			a.uri = "test://" + node
-		} else {
-			a.uri = libvirtd.TestURI
-			a.hold = hold(t, a.daemon)
-		}
+	// One libvirtd per agent, so each container sees only its own guests
+	// (test:///default is shared by all connections to one daemon, and
+	// file-backed test URIs cannot report free memory). Daemons start
+	// serially (each takes ~150 ms and a CPU), then agents in parallel.
+	for _, a := range b.Agents {
+		a.daemon = libvirtd.Start(t)
+		b.daemons = append(b.daemons, a.daemon)
+		a.uri = libvirtd.TestURI
+		a.hold = hold(t, a.daemon)
 	}
 	sem := make(chan struct{}, 16)
 	for _, a := range b.Agents {
@@ -186,13 +169,6 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 	}
 	return b
 }
-
-// nodeXML is a test-driver host with room for many small guests.
-const nodeXML = `<node>
-  <cpu><nodes>1</nodes><sockets>1</sockets><cores>16</cores><threads>1</threads><active>16</active><mhz>2000</mhz><model>x86_64</model></cpu>
-  <memory>67108864</memory>
-</node>
-`
 
 var listenRE = regexp.MustCompile(`vcluster-agent listening"? addr=(\S+)`)
 
@@ -419,4 +395,42 @@ func (b *Bed) AddCluster(name string, n, cpus, mem int) {
 	if _, err := b.DB.Exec("INSERT INTO vc_vms (Node, Cluster, Name, Role, Idx, Site, Container, MAC, IP, CPUs, Mem, Disk, State, Created) VALUES "+sb.String(), args...); err != nil {
 		b.t.Fatal(err)
 	}
+}
+
+// RSS is the resident memory (KiB) of the bed's agent processes and of
+// its libvirtd daemons, and how many of each.
+func (b *Bed) RSS() (agentsKiB, daemonsKiB, agents, daemons int) {
+	for _, a := range b.Agents {
+		a.mu.Lock()
+		if a.cmd != nil {
+			agentsKiB += rss(a.cmd.Process.Pid)
+			agents++
+		}
+		a.mu.Unlock()
+	}
+	for _, d := range b.daemons {
+		pid, err := os.ReadFile(filepath.Join(d.Dir, "libvirtd.pid"))
+		if err == nil {
+			var p int
+			fmt.Sscan(strings.TrimSpace(string(pid)), &p)
+			daemonsKiB += rss(p)
+			daemons++
+		}
+	}
+	return
+}
+
+func rss(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var n int
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &n)
+			return n
+		}
+	}
+	return 0
 }
