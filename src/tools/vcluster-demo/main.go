@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -53,7 +52,7 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "vcluster-demo: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	ds, err := parseDelays(*delays)
+	ds, err := demo.ParseDelays(*delays)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vcluster-demo:", err)
 		return 2
@@ -125,19 +124,4 @@ func runEval(ctx context.Context, compounds int, ds []time.Duration, modes, csvP
 		return 1
 	}
 	return 0
-}
-
-func parseDelays(s string) ([]time.Duration, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	var out []time.Duration
-	for _, f := range strings.Split(s, ",") {
-		ms, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || ms < 0 || ms > 10000 {
-			return nil, fmt.Errorf("-delays %q: want milliseconds 0..10000, comma-separated", s)
-		}
-		out = append(out, time.Duration(ms)*time.Millisecond)
-	}
-	return out, nil
 }
