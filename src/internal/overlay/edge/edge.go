@@ -407,6 +407,7 @@ func (e *Edge) udpLoop() error {
 	oob := make([]byte, udp.OOBSize)
 	scratch := make([]byte, native.MaxFrame)
 	scratch2 := make([]byte, 65536)
+	var rxb rxBatch
 	for {
 		n, seg, from, err := e.conn.Read(buf, oob)
 		if err != nil {
@@ -420,6 +421,10 @@ func (e *Edge) udpLoop() error {
 		}
 		if seg <= 0 {
 			seg = n
+		}
+		if e.isV1 && n/seg >= 8 {
+			e.rxBatchV1(&rxb, buf[:n], seg, from)
+			continue
 		}
 		for off := 0; off < n; off += seg {
 			d := buf[off:min(off+seg, n)]

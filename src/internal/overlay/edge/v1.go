@@ -3,6 +3,7 @@ package edge
 import (
 	"net/netip"
 
+	"github.com/rocksclusters/vcluster/src/internal/overlay/udp"
 	v1 "github.com/rocksclusters/vcluster/src/internal/overlay/wire/v1"
 )
 
@@ -13,42 +14,159 @@ import (
 // One goroutine per direction does everything for a frame (read, crypto,
 // write): a hand-off between goroutines costs an OS thread wake-up per
 // frame, which on a busy machine costs more than the crypto it would
-// spread over the cores.
+// spread over the cores. Syscalls are batched instead: after a blocking
+// read the loop drains what else the TAP device holds (up to v1Batch
+// frames), and consecutive datagrams of equal size for one destination go
+// out in one UDP GSO sendmsg. The receiving kernel splits them again, so
+// Debian's edge sees ordinary datagrams.
+
+const v1Batch = 32
 
 func (e *Edge) tapLoopV1() error {
-	buf := make([]byte, 65536)
-	out := make([]byte, v1.HeaderLen+65536+v1.LiteralOverhead+16)
-	var dsts [4]netip.AddrPort
+	const stride = 65536 + v1.HeaderLen + v1.LiteralOverhead + 16
+	in := make([]byte, v1Batch*65536)
+	out := make([]byte, v1Batch*stride)
+	var lens, sizes [v1Batch]int
+	var dsts [v1Batch][4]netip.AddrPort
+	var ndst [v1Batch]int
+	helper := newSealer(e)
+	defer helper.stop()
 	for {
-		n, err := e.dev.Read(buf)
+		n, err := e.dev.Read(in[:65536])
 		if err != nil {
 			if e.closing.Load() {
 				return nil
 			}
 			return err
 		}
-		e.c.tapIn.Add(1)
-		if n < 14 {
-			e.c.dropMalformed.Add(1)
+		count := 0
+		for {
+			e.c.tapIn.Add(1)
+			frame := in[count*65536 : count*65536+n]
+			if n >= 14 {
+				if clampMSS(frame, false, e.mss) {
+					e.c.mssClamped.Add(1)
+				}
+				to, _ := e.route(frame[0:6], dsts[count][:0])
+				ndst[count] = len(to)
+				sizes[count] = n
+				count++
+			} else {
+				e.c.dropMalformed.Add(1)
+			}
+			if count == v1Batch {
+				break
+			}
+			var ok bool
+			if n, ok = e.dev.TryRead(in[count*65536 : (count+1)*65536]); !ok {
+				break
+			}
+		}
+		// Twofish is the costly part: a large batch is sealed on both
+		// cores (the helper takes the second half).
+		split := count
+		if count >= 8 {
+			split = count / 2
+			helper.start(in, out, stride, sizes[split:count], lens[split:count], split)
+		}
+		for i := 0; i < split; i++ {
+			lens[i] = e.sealV1(out[i*stride:], in[i*65536:i*65536+sizes[i]])
+		}
+		if split < count {
+			helper.wait()
+		}
+		e.flushV1(out, stride, lens[:count], dsts[:count], ndst[:count])
+	}
+}
+
+// sealer seals part of a batch on another goroutine.
+type sealer struct {
+	e    *Edge
+	jobs chan sealJob
+	done chan struct{}
+}
+
+type sealJob struct {
+	in, out     []byte
+	stride      int
+	sizes, lens []int
+	first       int
+}
+
+func newSealer(e *Edge) *sealer {
+	s := &sealer{e: e, jobs: make(chan sealJob), done: make(chan struct{})}
+	go func() {
+		for j := range s.jobs {
+			for i := range j.sizes {
+				k := j.first + i
+				j.lens[i] = s.e.sealV1(j.out[k*j.stride:], j.in[k*65536:k*65536+j.sizes[i]])
+			}
+			s.done <- struct{}{}
+		}
+	}()
+	return s
+}
+
+func (s *sealer) start(in, out []byte, stride int, sizes, lens []int, first int) {
+	s.jobs <- sealJob{in: in, out: out, stride: stride, sizes: sizes, lens: lens, first: first}
+}
+
+func (s *sealer) wait() { <-s.done }
+
+func (s *sealer) stop() { close(s.jobs) }
+
+// sealV1 writes the datagram for frame at b and returns its length.
+func (e *Edge) sealV1(b, frame []byte) int {
+	k := e.keys.Load()
+	h := v1.Header{Version: v1.Version, Type: v1.MsgPacket, Community: k.comm, SrcMAC: e.mac,
+		DstMAC: [6]byte(frame[0:6]), PktType: 1}
+	h.Marshal(b)
+	ct := v1.SealedLen(len(frame))
+	o := v1.HeaderLen + v1.PutLZOLiteralPrefix(b[v1.HeaderLen:], ct)
+	k.tf.Encrypt(b[o:], frame)
+	copy(b[o+ct:], v1.LZOTrailer[:])
+	return o + ct + len(v1.LZOTrailer)
+}
+
+// flushV1 sends the sealed datagrams: runs of equal-sized datagrams to one
+// single destination are compacted into one buffer and sent with GSO.
+func (e *Edge) flushV1(out []byte, stride int, lens []int, dsts [][4]netip.AddrPort, ndst []int) {
+	for i := 0; i < len(lens); {
+		if ndst[i] != 1 {
+			for _, a := range dsts[i][:ndst[i]] {
+				e.send(out[i*stride:i*stride+lens[i]], a)
+			}
+			i++
 			continue
 		}
-		frame := buf[:n]
-		if clampMSS(frame, false, e.mss) {
-			e.c.mssClamped.Add(1)
+		// Extend the run: same destination, same size (the last may be
+		// shorter), at most MaxSegments.
+		seg := lens[i]
+		j := i + 1
+		for j < len(lens) && j-i < udp.MaxSegments && ndst[j] == 1 && dsts[j][0] == dsts[i][0] && lens[j] <= seg {
+			short := lens[j] < seg
+			j++
+			if short {
+				break
+			}
 		}
-		k := e.keys.Load()
-		h := v1.Header{Version: v1.Version, Type: v1.MsgPacket, Community: k.comm, SrcMAC: e.mac,
-			DstMAC: [6]byte(frame[0:6]), PktType: 1}
-		h.Marshal(out)
-		ct := v1.SealedLen(n)
-		o := v1.HeaderLen + v1.PutLZOLiteralPrefix(out[v1.HeaderLen:], ct)
-		k.tf.Encrypt(out[o:], frame)
-		copy(out[o+ct:], v1.LZOTrailer[:])
-		dg := out[:o+ct+len(v1.LZOTrailer)]
-		to, _ := e.route(frame[0:6], dsts[:0])
-		for _, a := range to {
-			e.send(dg, a)
+		if j == i+1 {
+			e.send(out[i*stride:i*stride+seg], dsts[i][0])
+			i++
+			continue
 		}
+		// Compact the run behind datagram i (the slots are stride apart).
+		w := i*stride + seg
+		for k := i + 1; k < j; k++ {
+			copy(out[w:], out[k*stride:k*stride+lens[k]])
+			w += lens[k]
+		}
+		if err := e.conn.WriteBatch(out[i*stride:w], seg, dsts[i][0]); err != nil {
+			e.c.dropSendErr.Add(1)
+		} else {
+			e.c.txDatagrams.Add(uint64(j - i))
+		}
+		i = j
 	}
 }
 
@@ -81,19 +199,84 @@ func (e *Edge) registerAllV1(deregister bool) {
 }
 
 func (e *Edge) handleV1(d []byte, from netip.AddrPort, scratch, scratch2 []byte) {
+	if f := e.decodeV1(d, from, scratch, scratch2); f != nil {
+		e.writeTap(f)
+	}
+}
+
+// rxBatchV1 handles a GRO read of many v1 datagrams (from one of our
+// edges, which sends in GSO batches): both cores decrypt, one half each,
+// then the frames go to the TAP device in order.
+type rxBatch struct {
+	frames  [udp.MaxSegments * 2][]byte
+	plain   []byte // slot i at i*rxSlot
+	tmp     [2][]byte
+	jobs    chan rxJob
+	done    chan struct{}
+	started bool
+}
+
+const rxSlot = 16384 // > the largest v1 frame (MTU 9000 + 14)
+
+type rxJob struct {
+	b          []byte
+	seg, first int
+	last       int
+	from       netip.AddrPort
+}
+
+func (e *Edge) rxBatchV1(r *rxBatch, b []byte, seg int, from netip.AddrPort) {
+	count := (len(b) + seg - 1) / seg
+	if count > len(r.frames) {
+		count = len(r.frames)
+	}
+	if !r.started {
+		r.started = true
+		r.plain = make([]byte, len(r.frames)*rxSlot)
+		r.tmp = [2][]byte{make([]byte, 65536), make([]byte, 65536)}
+		r.jobs, r.done = make(chan rxJob), make(chan struct{})
+		go func() {
+			for j := range r.jobs {
+				e.decodeRange(r, j, 1)
+				r.done <- struct{}{}
+			}
+		}()
+	}
+	half := count / 2
+	r.jobs <- rxJob{b: b, seg: seg, first: half, last: count, from: from}
+	e.decodeRange(r, rxJob{b: b, seg: seg, first: 0, last: half, from: from}, 0)
+	<-r.done
+	for i := 0; i < count; i++ {
+		if r.frames[i] != nil {
+			e.writeTap(r.frames[i])
+		}
+	}
+}
+
+func (e *Edge) decodeRange(r *rxBatch, j rxJob, t int) {
+	for i := j.first; i < j.last; i++ {
+		d := j.b[i*j.seg : min((i+1)*j.seg, len(j.b))]
+		e.c.rxDatagrams.Add(1)
+		r.frames[i] = e.decodeV1(d, j.from, r.plain[i*rxSlot:(i+1)*rxSlot], r.tmp[t])
+	}
+}
+
+// decodeV1 handles control messages and returns the frame a PACKET
+// carries (in scratch), or nil.
+func (e *Edge) decodeV1(d []byte, from netip.AddrPort, scratch, scratch2 []byte) []byte {
 	var h v1.Header
 	if len(d) == 0 || d[0] == 'V' || d[0] == 'W' {
 		e.c.dropProto.Add(1)
-		return
+		return nil
 	}
 	if h.Unmarshal(d) != nil || h.Version != v1.Version {
 		e.c.dropMalformed.Add(1)
-		return
+		return nil
 	}
 	k := e.keys.Load()
 	if h.Community != k.comm {
 		e.c.dropComm.Add(1)
-		return
+		return nil
 	}
 	now := e.now.Load()
 	switch h.Type {
@@ -103,13 +286,13 @@ func (e *Edge) handleV1(d []byte, from netip.AddrPort, scratch, scratch2 []byte)
 				e.c.registerAcks.Add(1)
 				s.lastAck.Store(max(now, 1))
 			}
-			return
+			return nil
 		}
 		if p := e.addPeer(h.SrcMAC); p != nil {
 			e.c.pongs.Add(1)
 			p.learnDirect(from, now)
 		}
-		return
+		return nil
 	case v1.MsgRegister:
 		// A peer asks for a direct path: answer where it sent from (as
 		// Debian's edge does) and note that it reaches us directly.
@@ -123,36 +306,36 @@ func (e *Edge) handleV1(d []byte, from netip.AddrPort, scratch, scratch2 []byte)
 				p.learnDirect(from, now)
 			}
 		}
-		return
+		return nil
 	case v1.MsgPacket:
 	default:
 		e.c.dropProto.Add(1)
-		return
+		return nil
 	}
 	if h.SrcMAC == e.mac {
 		e.c.dropNotForUs.Add(1)
-		return
+		return nil
 	}
 	if h.DstMAC != e.mac && h.DstMAC[0]&1 == 0 {
 		e.c.dropNotForUs.Add(1)
-		return
+		return nil
 	}
 	ct, err := v1.DecompressLZO(scratch2, d[v1.HeaderLen:])
 	if err != nil || len(ct) < 16 {
 		e.c.dropMalformed.Add(1)
-		return
+		return nil
 	}
 	n, err := k.tf.Decrypt(scratch, ct)
 	if err != nil || n < 14 {
 		e.c.dropMalformed.Add(1)
-		return
+		return nil
 	}
 	frame := scratch[:n]
 	// v1 has no authentication: a wrong key shows as garbage. Frames whose
 	// Ethernet source is not the header's sender are dropped as such.
 	if [6]byte(frame[6:12]) != h.SrcMAC {
 		e.c.dropAuth.Add(1)
-		return
+		return nil
 	}
 	if p := e.addPeer(h.SrcMAC); p != nil {
 		if h.FromSupernode {
@@ -169,5 +352,5 @@ func (e *Edge) handleV1(d []byte, from netip.AddrPort, scratch, scratch2 []byte)
 	if clampMSS(frame, false, e.mss) {
 		e.c.mssClamped.Add(1)
 	}
-	e.writeTap(frame)
+	return frame
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"github.com/songgao/water"
@@ -70,6 +71,28 @@ func Open(name string, offload bool) (*Device, error) {
 	// wakes a blocked Read.
 	f := os.NewFile(uintptr(fd), "/dev/net/tun")
 	return &Device{ReadWriteCloser: f, Name: strings.TrimRight(string(req.name[:]), "\x00"), Vnet: true}, nil
+}
+
+// TryRead reads one frame if one is waiting, without blocking: the edge
+// drains what the kernel queued after a blocking Read, to send it in one
+// batch. ok is false when nothing was waiting (or the device cannot say).
+func (d *Device) TryRead(b []byte) (n int, ok bool) {
+	sc, isConn := d.ReadWriteCloser.(syscall.Conn)
+	if !isConn {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = unix.Read(int(fd), b)
+		return true // never wait
+	}); err != nil || rerr != nil || n <= 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 func ioctl(fd int, req uint, arg unsafe.Pointer) error {

@@ -1,0 +1,61 @@
+package udp
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// A GSO batch arrives as the same datagrams, whether or not the receiving
+// kernel coalesces them (GRO).
+func TestBatchRoundTrip(t *testing.T) {
+	rx, err := Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(rx.Port()))
+	const seg, count = 1000, 25
+	var b []byte
+	for i := 0; i < count; i++ {
+		n := seg
+		if i == count-1 {
+			n = 123 // the last one may be shorter
+		}
+		b = append(b, bytes.Repeat([]byte{byte(i)}, n)...)
+	}
+	if err := tx.WriteBatch(b, seg, to); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	oob := make([]byte, OOBSize)
+	var got [][]byte
+	_ = rx.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for len(got) < count {
+		n, s, from, err := rx.Read(buf, oob)
+		if err != nil {
+			t.Fatalf("after %d datagrams: %v", len(got), err)
+		}
+		if from.Port() != uint16(tx.Port()) {
+			t.Fatalf("from %v", from)
+		}
+		for off := 0; off < n; off += s {
+			got = append(got, append([]byte(nil), buf[off:min(off+s, n)]...))
+		}
+	}
+	for i, d := range got {
+		want := seg
+		if i == count-1 {
+			want = 123
+		}
+		if len(d) != want || d[0] != byte(i) || d[len(d)-1] != byte(i) {
+			t.Fatalf("datagram %d: len %d first %d", i, len(d), d[0])
+		}
+	}
+}
