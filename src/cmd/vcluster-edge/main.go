@@ -9,8 +9,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net/netip"
 	"os"
@@ -53,8 +55,14 @@ func run() error {
 	fs.StringVar(&status, "status", "", "Unix `socket` that serves the counters")
 	fs.BoolVar(&showVersion, "version", false, "print the version")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` until exit (for tuning)")
+	fs.SetOutput(io.Discard) // one error line, not the whole usage
 	if err := fs.Parse(os.Args[1:]); err != nil {
-		return fmt.Errorf("bad arguments")
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
+			return nil
+		}
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -6,8 +6,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -33,8 +35,14 @@ func run() error {
 	maxPeers := fs.Int("max-peers", supernode.DefaultMaxPeers, "most edges registered at once")
 	maxComm := fs.Int("max-per-community", supernode.DefaultMaxCommunity, "most edges per community")
 	showVersion := fs.Bool("version", false, "print the version")
+	fs.SetOutput(io.Discard) // one error line, not the whole usage
 	if err := fs.Parse(os.Args[1:]); err != nil {
-		return fmt.Errorf("bad arguments")
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
+			return nil
+		}
+		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
