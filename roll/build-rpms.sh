@@ -27,7 +27,7 @@ mkdir -p "$TOP"/{BUILD,BUILDROOT,SPECS,SOURCES,SRPMS,tmp} "$OUT"
 missing=0
 need() { for f in "$@"; do [ -e "$f" ] || { echo "build-rpms: missing $f" >&2; missing=1; }; done; }
 need "$BIN"/rocks-vcluster "$BIN"/vcluster-agent "$BIN"/vcluster-edge \
-	"$BIN"/vcluster-supernode "$BIN"/vclusterd roll/etc/agent.toml \
+	"$BIN"/vcluster-supernode "$BIN"/vclusterd roll/etc/agent.toml roll/etc/vclusterd.toml \
 	src/rocks-commands/rocks/commands graphs/default/vcluster.xml \
 	nodes/vcluster-db.xml nodes/vcluster-server.xml nodes/vcluster-container.xml nodes/vcluster-guest.xml
 for d in vcluster-agent vcluster-edge vcluster-supernode vclusterd; do

@@ -203,6 +203,9 @@ func TestRPMFileLists(t *testing.T) {
 		case "vcluster-agent":
 			files = append(files, "/etc/vcluster/agent.toml", "/etc/vcluster/site.key")
 			configs = append(configs, "/etc/vcluster/agent.toml", "/etc/vcluster/site.key")
+		case "vclusterd":
+			files = append(files, "/etc/vcluster/vclusterd.toml")
+			configs = append(configs, "/etc/vcluster/vclusterd.toml")
 		}
 		rpm := rpmFile(t, out, d)
 		sameList(t, d+" files", rpmQuery(t, "-qlp", rpm), files)
