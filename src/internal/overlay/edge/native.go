@@ -19,8 +19,10 @@ import (
 
 func (e *Edge) tapLoopNative() error {
 	buf := make([]byte, native.MaxFrame)
-	out := make([]byte, udp.MaxSegments*(fragSize+native.Overhead))
+	out := make([]byte, maxFrags*(fragSize+native.Overhead))
 	var dsts [4]netip.AddrPort
+	helper := newFragSealer()
+	defer close(helper.jobs)
 	for {
 		n, err := e.dev.Read(buf)
 		if err != nil {
@@ -40,41 +42,94 @@ func (e *Edge) tapLoopNative() error {
 		}
 		eth := frame[tap.VnetHdrLen:]
 		to, _ := e.route(eth[0:6], dsts[:0])
-		e.sendFrame(frame, [6]byte(eth[0:6]), to, out)
+		e.sendFrame(frame, [6]byte(eth[0:6]), to, out, helper)
 	}
 }
 
-// sendFrame seals frame into fragments and sends them to every target.
-func (e *Edge) sendFrame(frame []byte, dst [6]byte, to []netip.AddrPort, out []byte) {
+// maxFrags is the most fragments one super-frame needs.
+const maxFrags = (native.MaxFrame + fragSize - 1) / fragSize
+
+// fragSealer seals the second half of a large frame's fragments on the
+// other core while the TAP goroutine seals the first half.
+type fragSealer struct {
+	jobs chan fragJob
+	done chan struct{}
+}
+
+type fragJob struct {
+	h          native.Sealed
+	k          *keySet
+	frame, out []byte
+	from, to   int
+	base       uint64
+}
+
+func newFragSealer() *fragSealer {
+	s := &fragSealer{jobs: make(chan fragJob), done: make(chan struct{})}
+	go func() {
+		for j := range s.jobs {
+			sealFrags(j)
+			s.done <- struct{}{}
+		}
+	}()
+	return s
+}
+
+// sealFrags seals fragments [from, to) of frame into out, fragment i at
+// i*(fragSize+Overhead), with counter base+i.
+func sealFrags(j fragJob) {
+	seg := fragSize + native.Overhead
+	h := j.h
+	for i := j.from; i < j.to; i++ {
+		off := i * fragSize
+		end := min(off+fragSize, len(j.frame))
+		h.Counter = j.base + uint64(i)
+		h.Offset = uint32(off)
+		b := j.out[i*seg : (i+1)*seg]
+		h.Put(b)
+		native.Seal(j.k.tx, b, h.Counter, j.frame[off:end])
+	}
+}
+
+// sendFrame seals frame into fragments and sends them to every target,
+// at most MaxSegments datagrams per GSO send.
+func (e *Edge) sendFrame(frame []byte, dst [6]byte, to []netip.AddrPort, out []byte, helper *fragSealer) {
 	k := e.keys.Load()
 	total := len(frame)
 	seg := fragSize + native.Overhead
+	count := (total + fragSize - 1) / fragSize
 	var id uint32
-	if total > fragSize {
+	if count > 1 {
 		e.frameID++
 		id = e.frameID
 	}
-	h := native.Sealed{Type: native.TypeData, Community: e.cid, Src: e.mac, Dst: dst, Epoch: k.epoch,
-		FrameID: id, Total: uint32(total)}
-	used, count := 0, 0
-	for off := 0; off < total; off += fragSize {
-		end := min(off+fragSize, total)
-		h.Counter = e.txCounter.Add(1)
-		h.Offset = uint32(off)
-		b := out[used : used+seg]
-		h.Put(b)
-		dg := native.Seal(k.tx, b, h.Counter, frame[off:end])
-		used += len(dg)
-		count++
-		if count == udp.MaxSegments || end == total {
-			for _, a := range to {
-				if err := e.conn.WriteBatch(out[:used], seg, a); err != nil {
-					e.c.dropSendErr.Add(1)
-				} else {
-					e.c.txDatagrams.Add(uint64(count))
-				}
+	base := e.txCounter.Add(uint64(count)) - uint64(count) + 1
+	j := fragJob{h: native.Sealed{Type: native.TypeData, Community: e.cid, Src: e.mac, Dst: dst, Epoch: k.epoch,
+		FrameID: id, Total: uint32(total)}, k: k, frame: frame, out: out, from: 0, to: count, base: base}
+	if count >= 8 && helper != nil {
+		half := count / 2
+		hj := j
+		hj.from = half
+		helper.jobs <- hj
+		j.to = half
+		sealFrags(j)
+		<-helper.done
+	} else {
+		sealFrags(j)
+	}
+	last := total - (count-1)*fragSize + native.Overhead // the last datagram's size
+	for first := 0; first < count; first += udp.MaxSegments {
+		n := min(count-first, udp.MaxSegments)
+		size := n * seg
+		if first+n == count {
+			size = (n-1)*seg + last
+		}
+		for _, a := range to {
+			if err := e.conn.WriteBatch(out[first*seg:first*seg+size], seg, a); err != nil {
+				e.c.dropSendErr.Add(1)
+			} else {
+				e.c.txDatagrams.Add(uint64(n))
 			}
-			used, count = 0, 0
 		}
 	}
 }
