@@ -408,6 +408,9 @@ func (e *Edge) udpLoop() error {
 	scratch := make([]byte, native.MaxFrame)
 	scratch2 := make([]byte, 65536)
 	var rxb rxBatch
+	var op *opener
+	var items []rxItem
+	var batchScratch []byte
 	for {
 		n, seg, from, err := e.conn.Read(buf, oob)
 		if err != nil {
@@ -422,9 +425,23 @@ func (e *Edge) udpLoop() error {
 		if seg <= 0 {
 			seg = n
 		}
-		if e.isV1 && n/seg >= 8 {
-			e.rxBatchV1(&rxb, buf[:n], seg, from)
-			continue
+		if n/seg >= 8 {
+			if e.isV1 {
+				e.rxBatchV1(&rxb, buf[:n], seg, from)
+			} else {
+				if op == nil {
+					op = e.newOpener()
+					items = make([]rxItem, 64)
+					batchScratch = make([]byte, 64*2048)
+				}
+				if seg <= 2048 {
+					e.handleNativeBatch(buf[:n], seg, from, items, batchScratch, op)
+					continue
+				}
+			}
+			if e.isV1 {
+				continue
+			}
 		}
 		for off := 0; off < n; off += seg {
 			d := buf[off:min(off+seg, n)]

@@ -97,6 +97,7 @@ func TestReassemblerBounded(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		s := r.get([6]byte{2, 0, 0, 0, 0, byte(i)}, 1, uint32(i), 100)
 		seen[s] = true
+		s.busy = false // as finish does
 	}
 	if len(seen) > reasmSlots {
 		t.Fatalf("%d slots used, bound is %d", len(seen), reasmSlots)
@@ -105,5 +106,12 @@ func TestReassemblerBounded(t *testing.T) {
 	a.got = 10
 	if b := r.get([6]byte{2}, 7, 1, 5000); b != a || b.got != 10 {
 		t.Fatal("same frame did not find its slot")
+	}
+	// Slots in use by a batch being decrypted are never handed out twice.
+	for i := 0; i < reasmSlots; i++ {
+		r.get([6]byte{3}, 1, uint32(i), 100)
+	}
+	if s := r.get([6]byte{4}, 1, 1, 100); s != nil {
+		t.Fatal("a busy slot was evicted")
 	}
 }

@@ -154,91 +154,179 @@ func (e *Edge) registerAllNative(typ uint8) {
 	}
 }
 
+// rxItem is one received sealed datagram between the three steps of the
+// receive path: prepare (serial), open (parallel in a batch), finish
+// (serial, in order).
+type rxItem struct {
+	d          []byte
+	from       netip.AddrPort
+	origin     netip.AddrPort
+	relayed    bool
+	h          native.Sealed
+	p          *peer
+	gen        uint64
+	aead       cipher.AEAD
+	newSession bool
+	sl         *slot
+	dst, pt    []byte
+	ok         bool
+}
+
 func (e *Edge) handleNative(d []byte, from netip.AddrPort, scratch []byte) {
+	var it rxItem
+	if !e.prepare(&it, d, from, scratch) {
+		return
+	}
+	e.open(&it)
+	e.finish(&it)
+}
+
+// handleNativeBatch is handleNative for the datagrams of one GRO read:
+// authentication and decryption run on both cores.
+func (e *Edge) handleNativeBatch(b []byte, seg int, from netip.AddrPort, items []rxItem, scratch []byte, w *opener) {
+	n := 0
+	for off := 0; off < len(b) && n < len(items); off += seg {
+		d := b[off:min(off+seg, len(b))]
+		e.c.rxDatagrams.Add(1)
+		it := &items[n]
+		*it = rxItem{}
+		if e.prepare(it, d, from, scratch[n*seg:(n+1)*seg]) {
+			n++
+		}
+	}
+	half := n / 2
+	w.jobs <- items[half:n]
+	for i := 0; i < half; i++ {
+		e.open(&items[i])
+	}
+	<-w.done
+	for i := 0; i < n; i++ {
+		e.finish(&items[i])
+	}
+}
+
+// opener opens datagrams on the second core.
+type opener struct {
+	jobs chan []rxItem
+	done chan struct{}
+}
+
+func (e *Edge) newOpener() *opener {
+	w := &opener{jobs: make(chan []rxItem), done: make(chan struct{})}
+	go func() {
+		for items := range w.jobs {
+			for i := range items {
+				e.open(&items[i])
+			}
+			w.done <- struct{}{}
+		}
+	}()
+	return w
+}
+
+// prepare checks the clear header, picks the session key and where the
+// plaintext goes; false when the datagram was dropped (or fully handled).
+func (e *Edge) prepare(it *rxItem, d []byte, from netip.AddrPort, scratch []byte) bool {
 	switch native.Type(d) {
 	case native.TypeRegisterAck:
 		e.handleAckNative(d, from)
-		return
+		return false
 	case native.TypeData, native.TypePing, native.TypePong:
 	default:
 		e.c.dropProto.Add(1)
-		return
+		return false
 	}
-	relayed := d[0] == native.MarkerRelayed
-	var origin netip.AddrPort
-	if relayed {
+	it.from = from
+	it.relayed = d[0] == native.MarkerRelayed
+	if it.relayed {
 		if e.supernodeFor(from) == nil {
 			e.c.dropMalformed.Add(1)
-			return
+			return false
 		}
 		var err error
-		if d, origin, err = native.SplitRelayed(d); err != nil {
+		if d, it.origin, err = native.SplitRelayed(d); err != nil {
 			e.c.dropMalformed.Add(1)
-			return
+			return false
 		}
 	}
-	var h native.Sealed
+	it.d = d
+	h := &it.h
 	if err := h.Parse(d); err != nil {
 		e.c.dropMalformed.Add(1)
-		return
+		return false
 	}
 	if h.Community != e.cid {
 		e.c.dropComm.Add(1)
-		return
+		return false
 	}
-	if h.Src == e.mac {
+	if h.Src == e.mac || (h.Dst != e.mac && h.Dst[0]&1 == 0) {
 		e.c.dropNotForUs.Add(1)
-		return
-	}
-	if h.Dst != e.mac && h.Dst[0]&1 == 0 {
-		e.c.dropNotForUs.Add(1)
-		return
+		return false
 	}
 	k := e.keys.Load()
+	it.gen = k.gen
 	p := e.lookup(h.Src)
-	var aead cipher.AEAD
-	newSession := false
+	it.p = p
 	if p != nil && p.aead != nil && p.epoch == h.Epoch && p.gen == k.gen {
-		aead = p.aead
+		it.aead = p.aead
 	} else {
 		if p != nil && p.aead != nil && h.Epoch < p.epoch && p.gen == k.gen {
 			e.c.dropStale.Add(1) // an older session of a restarted peer: replay
-			return
+			return false
 		}
 		a, err := native.SessionKey(k.nk, e.cfg.Community, h.Src, h.Epoch)
 		if err != nil {
 			e.c.dropAuth.Add(1)
-			return
+			return false
 		}
-		aead, newSession = a, true
+		it.aead, it.newSession = a, true
 	}
-
 	// Where the plaintext goes: a reassembly slot for fragments of a
 	// super-frame, the scratch buffer otherwise.
 	payload := len(d) - native.Overhead
-	var sl *slot
-	var dst []byte
 	if h.Type == native.TypeData && !(h.Offset == 0 && int(h.Total) == payload) {
-		sl = e.reasm.get(h.Src, h.Epoch, h.FrameID, h.Total)
-		dst = sl.buf[h.Offset:h.Total]
+		it.sl = e.reasm.get(h.Src, h.Epoch, h.FrameID, h.Total)
+		if it.sl == nil {
+			e.c.dropReasm.Add(1)
+			return false
+		}
+		it.dst = it.sl.buf[h.Offset:h.Total]
 	} else {
-		dst = scratch
+		it.dst = scratch
 	}
-	pt, err := native.Open(aead, dst, d, &h)
-	if err != nil {
+	return true
+}
+
+// open authenticates and decrypts; safe to run on several items at once
+// (their destinations never overlap).
+func (e *Edge) open(it *rxItem) {
+	pt, err := native.Open(it.aead, it.dst, it.d, &it.h)
+	it.pt, it.ok = pt, err == nil
+}
+
+// finish applies the replay window and the peer's state, answers pings and
+// delivers frames, in arrival order.
+func (e *Edge) finish(it *rxItem) {
+	h := &it.h
+	sl := it.sl
+	if sl != nil {
+		sl.busy = false
+	}
+	if !it.ok {
 		e.c.dropAuth.Add(1)
 		if sl != nil && sl.got == 0 {
 			e.reasm.free(sl)
 		}
 		return
 	}
+	p := it.p
 	if p == nil {
 		if p = e.addPeer(h.Src); p == nil {
 			return
 		}
 	}
-	if newSession {
-		p.aead, p.epoch, p.gen = aead, h.Epoch, k.gen
+	if it.newSession && (p.aead == nil || p.epoch != h.Epoch || p.gen != it.gen) {
+		p.aead, p.epoch, p.gen = it.aead, h.Epoch, it.gen
 		p.win = native.Window{}
 	}
 	if !p.win.Check(h.Counter) {
@@ -246,19 +334,19 @@ func (e *Edge) handleNative(d []byte, from netip.AddrPort, scratch []byte) {
 		return
 	}
 	now := e.now.Load()
-	if relayed {
-		if p.learnRelayed(origin, now) && origin.IsValid() {
-			e.introduce(p, origin)
+	if it.relayed {
+		if p.learnRelayed(it.origin, now) && it.origin.IsValid() {
+			e.introduce(p, it.origin)
 		}
 	} else {
-		p.learnDirect(from, now)
+		p.learnDirect(it.from, now)
 	}
 	switch h.Type {
 	case native.TypePing:
 		e.c.pongs.Add(1)
-		to := from
-		if relayed {
-			to = origin
+		to := it.from
+		if it.relayed {
+			to = it.origin
 		}
 		if to.IsValid() {
 			e.sendSealed(native.TypePong, h.Src, to)
@@ -267,16 +355,16 @@ func (e *Edge) handleNative(d []byte, from netip.AddrPort, scratch []byte) {
 	case native.TypePong:
 		return
 	}
-	if relayed {
+	if it.relayed {
 		e.c.rxRelayed.Add(1)
 	} else {
 		e.c.rxDirect.Add(1)
 	}
 	if sl == nil {
-		e.writeTap(pt)
+		e.writeTap(it.pt)
 		return
 	}
-	sl.got += uint32(len(pt))
+	sl.got += uint32(len(it.pt))
 	if sl.got == sl.total {
 		e.writeTap(sl.buf[:sl.total])
 		e.reasm.free(sl)

@@ -21,6 +21,7 @@ type slot struct {
 	total uint32
 	got   uint32
 	stamp uint64
+	busy  bool // in use by a batch being decrypted: never evicted
 	buf   []byte
 }
 
@@ -31,7 +32,11 @@ func (r *reassembler) get(src [6]byte, epoch uint64, id, total uint32) *slot {
 		s := &r.slots[i]
 		if s.used && s.src == src && s.epoch == epoch && s.id == id && s.total == total {
 			s.stamp = r.clock
+			s.busy = true
 			return s
+		}
+		if s.busy {
+			continue
 		}
 		switch {
 		case victim == nil:
@@ -42,11 +47,14 @@ func (r *reassembler) get(src [6]byte, epoch uint64, id, total uint32) *slot {
 			victim = s
 		}
 	}
+	if victim == nil {
+		return nil // every slot is busy in this batch
+	}
 	if victim.buf == nil {
 		victim.buf = make([]byte, native.MaxFrame)
 	}
-	*victim = slot{used: true, src: src, epoch: epoch, id: id, total: total, stamp: r.clock, buf: victim.buf}
+	*victim = slot{used: true, src: src, epoch: epoch, id: id, total: total, stamp: r.clock, busy: true, buf: victim.buf}
 	return victim
 }
 
-func (r *reassembler) free(s *slot) { s.used = false; s.got = 0 }
+func (r *reassembler) free(s *slot) { s.used, s.busy, s.got = false, false, 0 }
