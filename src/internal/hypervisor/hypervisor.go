@@ -24,6 +24,7 @@ type Hypervisor struct {
 	l         *libvirt.Libvirt
 	nodeCPUs  int // cached NodeGetInfo of connection l
 	nodeMemMB int
+	infos     map[libvirt.UUID]cachedInfo // List's cache, of connection l
 
 	// ops serialises state changes so check-then-act (define, start)
 	// cannot race; reads run concurrently.
@@ -56,7 +57,7 @@ func (h *Hypervisor) conn() (*libvirt.Libvirt, error) {
 	if h.l != nil && h.l.IsConnected() {
 		return h.l, nil
 	}
-	h.l, h.nodeCPUs, h.nodeMemMB = nil, 0, 0
+	h.l, h.nodeCPUs, h.nodeMemMB, h.infos = nil, 0, 0, nil
 	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(h.socket), dialers.WithLocalTimeout(3*time.Second)))
 	if err := l.ConnectToURI(libvirt.ConnectURI(h.uri)); err != nil {
 		return nil, agentapi.Faultf(agentapi.FaultHypervisor, "libvirt unreachable at %s (%s): %v", h.socket, h.uri, err)
@@ -69,7 +70,7 @@ func (h *Hypervisor) conn() (*libvirt.Libvirt, error) {
 func (h *Hypervisor) drop(l *libvirt.Libvirt) {
 	h.mu.Lock()
 	if h.l == l {
-		h.l, h.nodeCPUs, h.nodeMemMB = nil, 0, 0
+		h.l, h.nodeCPUs, h.nodeMemMB, h.infos = nil, 0, 0, nil
 	}
 	h.mu.Unlock()
 	l.Disconnect()
@@ -147,28 +148,125 @@ func active(s libvirt.DomainState) bool {
 	return s != libvirt.DomainShutoff && s != libvirt.DomainCrashed && s != libvirt.DomainNostate
 }
 
+// infoTTL bounds how long List trusts a cached domain description: a
+// domain redefined behind our back (virsh define) without a state change
+// shows its new MACs within this time.
+const infoTTL = time.Minute
+
+// cachedInfo is a domain's static description (CPUs, memory, MACs) as
+// read from libvirt while it was in state.
+type cachedInfo struct {
+	g     agentapi.GuestInfo
+	state libvirt.DomainState
+	read  time.Time
+}
+
 // List returns every guest libvirt knows on this container, ours or not.
+//
+// One ConnectGetAllDomainStats call gives every domain with its state; a
+// domain's CPUs, memory and MACs (DomainGetInfo and its XML, two more
+// round trips) are read again only when its state changed, it is new, or
+// infoTTL passed. A host.status of an unchanged container is thus two
+// libvirt round trips (this and free memory) instead of 2 + 2 per guest.
+// Drivers without the call fall back to the per-domain path.
 func (h *Hypervisor) List() ([]agentapi.GuestInfo, error) {
 	var out []agentapi.GuestInfo
 	err := h.do("", func(l *libvirt.Libvirt) error {
-		doms, _, err := l.ConnectListAllDomains(1, 0)
+		recs, err := l.ConnectGetAllDomainStats(nil, uint32(libvirt.DomainStatsState), 0)
 		if err != nil {
+			var lerr libvirt.Error
+			if errors.As(err, &lerr) && lerr.Code == uint32(libvirt.ErrNoSupport) {
+				out, err = h.listEach(l)
+			}
 			return err
 		}
-		out = make([]agentapi.GuestInfo, 0, len(doms))
-		for _, d := range doms {
-			g, err := h.info(l, d)
-			if libvirt.IsNotFound(err) {
-				continue // undefined between list and lookup
+		now := time.Now()
+		out = make([]agentapi.GuestInfo, 0, len(recs))
+		seen := make(map[libvirt.UUID]cachedInfo, len(recs))
+		h.mu.Lock()
+		cache := h.infos
+		h.mu.Unlock()
+		for _, r := range recs {
+			state, ok := statsState(r.Params)
+			c, hit := cache[r.Dom.UUID]
+			if !ok || !hit || c.state != state || c.g.Name != r.Dom.Name || now.Sub(c.read) > infoTTL {
+				g, err := h.info(l, r.Dom)
+				if libvirt.IsNotFound(err) {
+					continue // undefined between the two calls
+				}
+				if err != nil {
+					return err
+				}
+				c = cachedInfo{g: g, state: state, read: now}
+				if !ok { // no state in the record: trust DomainGetInfo's
+					c.state = stateOf(g.State)
+				}
 			}
-			if err != nil {
-				return err
-			}
+			seen[r.Dom.UUID] = c
+			g := c.g
+			g.MACs = append([]string(nil), g.MACs...)
 			out = append(out, g)
 		}
+		// Domains gone from the list are forgotten with the old map.
+		h.mu.Lock()
+		if h.l == l {
+			h.infos = seen
+		}
+		h.mu.Unlock()
 		return nil
 	})
 	return out, err
+}
+
+// statsState reads state.state from a stats record.
+func statsState(ps []libvirt.TypedParam) (libvirt.DomainState, bool) {
+	for _, p := range ps {
+		if p.Field != "state.state" {
+			continue
+		}
+		switch v := p.Value.I.(type) {
+		case int32:
+			return libvirt.DomainState(v), true
+		case uint32:
+			return libvirt.DomainState(v), true
+		case int64:
+			return libvirt.DomainState(v), true
+		case uint64:
+			return libvirt.DomainState(v), true
+		}
+	}
+	return 0, false
+}
+
+// stateOf maps a state name back to libvirt's number.
+func stateOf(name string) libvirt.DomainState {
+	for s, n := range stateNames {
+		if n == name {
+			return s
+		}
+	}
+	return libvirt.DomainNostate
+}
+
+// listEach is List for drivers without ConnectGetAllDomainStats: a list,
+// then DomainGetInfo and the XML of every domain.
+func (h *Hypervisor) listEach(l *libvirt.Libvirt) ([]agentapi.GuestInfo, error) {
+	doms, _, err := l.ConnectListAllDomains(1, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]agentapi.GuestInfo, 0, len(doms))
+	for _, d := range doms {
+		g, err := h.info(l, d)
+		if libvirt.IsNotFound(err) {
+			continue // undefined between list and lookup
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 func (h *Hypervisor) info(l *libvirt.Libvirt, d libvirt.Domain) (agentapi.GuestInfo, error) {

@@ -128,6 +128,26 @@ func TestLifecycleOnRealLibvirtd(t *testing.T) {
 			t.Fatalf("unknown guest: %v", err)
 		}
 	}
+	// Same name, new definition (new UUID, other MAC): List's cache of
+	// domain descriptions must not show the old one.
+	s3 := s
+	s3.MACs = []string{"02:5c:00:00:00:09"}
+	if err := h.Define(s3, true); err != nil {
+		t.Fatal(err)
+	}
+	if g := find(t, h, s.Name); len(g.MACs) != 1 || g.MACs[0] != "02:5c:00:00:00:09" || g.State != agentapi.StateShutoff {
+		t.Fatalf("redefined guest listed as %+v", g)
+	}
+	if err := h.Start(s.Name); err != nil {
+		t.Fatal(err)
+	}
+	if g := find(t, h, s.Name); g.State != agentapi.StateRunning {
+		t.Fatalf("state after start %s", g.State)
+	}
+	h.Destroy(s.Name)
+	if err := h.Undefine(s.Name); err != nil {
+		t.Fatal(err)
+	}
 	cpus, total, _, err := h.Host()
 	if err != nil || cpus < 1 || total < 1 {
 		t.Fatalf("host: %d %d %v", cpus, total, err)
