@@ -24,6 +24,7 @@ type Config struct {
 	PublicReads   bool     `toml:"public_reads"`
 	TLSCert       string   `toml:"tls_cert"`
 	TLSKey        string   `toml:"tls_key"`
+	LoadavgPath   string   `toml:"loadavg_path"`
 
 	DiskDir     string `toml:"disk_dir"`
 	CreateDisks bool   `toml:"create_disks"`
@@ -62,6 +63,7 @@ func Defaults() Config {
 		LibvirtSocket:   "/var/run/libvirt/libvirt-sock",
 		LibvirtURI:      "xen:///system",
 		PublicReads:     true,
+		LoadavgPath:     "/proc/loadavg",
 		DiskDir:         "/state/partition1/xen/disks",
 		CreateDisks:     true,
 		Bootloader:      "/usr/bin/pygrub",
@@ -100,6 +102,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.Listen == "":
 		return errors.New("listen is empty")
+	case c.LoadavgPath == "":
+		return errors.New("loadavg_path is empty")
 	case c.LibvirtSocket == "" || c.LibvirtURI == "":
 		return errors.New("libvirt_socket and libvirt_uri must be set")
 	case c.MaxBodyBytes < 1024:

@@ -1,6 +1,9 @@
 package agent
 
 import (
+	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
 )
 
 // The example config shipped in the roll documents exactly the defaults.
@@ -43,6 +47,48 @@ func TestConfigRejects(t *testing.T) {
 		_, err := LoadConfig(p)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%q: %v, want one line mentioning %q", text, err, want)
+		}
+	}
+}
+
+// loadavg_path: host.status reports what the file says, follows its
+// changes, and an unreadable file stops the agent at start (an idle-looking
+// container would attract guests).
+func TestLoadavgPath(t *testing.T) {
+	d := libvirtd.Start(t)
+	p := filepath.Join(t.TempDir(), "loadavg")
+	if err := os.WriteFile(p, []byte("7.50 3.25 1.00 2/300 4242\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, d.Socket, d.URI, func(c *Config) { c.LoadavgPath = p })
+	ro := client(t, a, nil)
+	st, err := ro.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Load1 != 7.5 || st.Load5 != 3.25 || st.Load15 != 1 {
+		t.Fatalf("loads %v %v %v, want 7.5 3.25 1", st.Load1, st.Load5, st.Load15)
+	}
+	os.WriteFile(p, []byte("0.10 0.20 0.30 1/1 1\n"), 0o644)
+	if st, err = ro.Status(context.Background()); err != nil || st.Load1 != 0.1 {
+		t.Fatalf("after change: load1 %v, %v", st.Load1, err)
+	}
+	// Unreadable at run time: zeros and one warning, still serving.
+	os.WriteFile(p, []byte("garbage\n"), 0o644)
+	if st, err = ro.Status(context.Background()); err != nil || st.Load1 != 0 {
+		t.Fatalf("garbage: load1 %v, %v", st.Load1, err)
+	}
+	ro.Status(context.Background())
+	if n := strings.Count(a.logs.String(), "cannot read the load"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, a.logs.String())
+	}
+
+	for _, bad := range []string{filepath.Join(t.TempDir(), "missing"), p} {
+		cfg := Defaults()
+		cfg.LoadavgPath = bad
+		_, err := New(cfg, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err == nil || !strings.Contains(err.Error(), "loadavg_path") {
+			t.Fatalf("New with loadavg_path %s: %v", bad, err)
 		}
 	}
 }

@@ -31,6 +31,8 @@ type Server struct {
 	now      func() time.Time
 	methods  map[string]method
 
+	loadFailing atomic.Bool // loadavg_path unreadable: warned once
+
 	calls, faults, malformed, tooLarge, busy, unsigned atomic.Int64
 	rejected                                           [auth.NumReasons]atomic.Int64
 }
@@ -52,6 +54,11 @@ func New(cfg Config, keys []*auth.Key, log *slog.Logger) (*Server, error) {
 		if host, err = os.Hostname(); err != nil {
 			return nil, err
 		}
+	}
+	// A load file that cannot be read would report an idle container and
+	// attract guests: refuse to start instead.
+	if _, _, _, err := readLoadAvg(cfg.LoadavgPath); err != nil {
+		return nil, fmt.Errorf("loadavg_path: %v", err)
 	}
 	opt := hypervisor.Options{DiskDir: cfg.DiskDir, Bootloader: cfg.Bootloader, HVMLoader: cfg.HVMLoader, Emulator: cfg.Emulator}
 	s := &Server{
@@ -291,24 +298,42 @@ func (s *Server) hostStatus(params []any) (any, string, error) {
 		Hostname: s.hostname, CPUs: cpus, MemTotalMB: total, MemFreeMB: free,
 		Guests: guests, Hypervisor: s.hv.URI(), Version: version.String(), Counters: s.Counters(),
 	}
-	st.Load1, st.Load5, st.Load15 = loadAvg()
+	st.Load1, st.Load5, st.Load15 = s.loadAvg()
 	return st, "", nil
 }
 
-// loadAvg reads the container's load; zeros if /proc is unreadable.
-func loadAvg() (l1, l5, l15 float64) {
-	b, err := os.ReadFile("/proc/loadavg")
+// loadAvg reads the container's load from loadavg_path (normally
+// /proc/loadavg; a container whose /proc is not the host's points it at
+// the host's). Zeros, and one warning until it reads again, on failure.
+func (s *Server) loadAvg() (l1, l5, l15 float64) {
+	l1, l5, l15, err := readLoadAvg(s.cfg.LoadavgPath)
+	if err != nil {
+		if !s.loadFailing.Swap(true) {
+			s.log.Warn("cannot read the load; reporting 0", "path", s.cfg.LoadavgPath, "err", err)
+		}
+		return 0, 0, 0
+	}
+	s.loadFailing.Store(false)
+	return
+}
+
+// readLoadAvg parses the first three fields of a /proc/loadavg-style file.
+func readLoadAvg(path string) (l1, l5, l15 float64, err error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return
 	}
 	f := strings.Fields(string(b))
 	if len(f) < 3 {
-		return
+		return 0, 0, 0, fmt.Errorf("%s: want three load averages, got %q", path, truncate(string(b)))
 	}
-	l1, _ = strconv.ParseFloat(f[0], 64)
-	l5, _ = strconv.ParseFloat(f[1], 64)
-	l15, _ = strconv.ParseFloat(f[2], 64)
-	return
+	var v [3]float64
+	for i := range v {
+		if v[i], err = strconv.ParseFloat(f[i], 64); err != nil || v[i] < 0 {
+			return 0, 0, 0, fmt.Errorf("%s: bad load average %q", path, truncate(f[i]))
+		}
+	}
+	return v[0], v[1], v[2], nil
 }
 
 func (s *Server) guestList(params []any) (any, string, error) {
