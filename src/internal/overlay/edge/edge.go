@@ -425,7 +425,7 @@ func (e *Edge) udpLoop() error {
 		if seg <= 0 {
 			seg = n
 		}
-		if n/seg >= 8 {
+		if (e.isV1 && n/seg >= v1Parallel) || n/seg >= 8 {
 			if e.isV1 {
 				e.rxBatchV1(&rxb, buf[:n], seg, from)
 			} else {
