@@ -149,26 +149,25 @@ func active(s libvirt.DomainState) bool {
 }
 
 // infoTTL bounds how long List trusts a cached domain description: a
-// domain redefined behind our back (virsh define) without a state change
-// shows its new MACs within this time.
+// domain redefined or changed behind our back (virsh define, NIC
+// hot-plug) shows its new CPUs, memory and MACs within this time.
 const infoTTL = time.Minute
 
-// cachedInfo is a domain's static description (CPUs, memory, MACs) as
-// read from libvirt while it was in state.
+// cachedInfo is a domain's static description (CPUs, memory, MACs).
 type cachedInfo struct {
-	g     agentapi.GuestInfo
-	state libvirt.DomainState
-	read  time.Time
+	g    agentapi.GuestInfo // State not used: it comes fresh with every List
+	read time.Time
 }
 
 // List returns every guest libvirt knows on this container, ours or not.
 //
-// One ConnectGetAllDomainStats call gives every domain with its state; a
+// One ConnectGetAllDomainStats call gives every domain with its state. A
 // domain's CPUs, memory and MACs (DomainGetInfo and its XML, two more
-// round trips) are read again only when its state changed, it is new, or
-// infoTTL passed. A host.status of an unchanged container is thus two
-// libvirt round trips (this and free memory) instead of 2 + 2 per guest.
-// Drivers without the call fall back to the per-domain path.
+// round trips each) are cached by UUID: filled by Define for our guests,
+// read for other domains when first seen, and read again after infoTTL.
+// A host.status is thus two libvirt round trips (this and free memory)
+// instead of 2 + 2 per guest. Drivers without the call fall back to the
+// per-domain path.
 func (h *Hypervisor) List() ([]agentapi.GuestInfo, error) {
 	var out []agentapi.GuestInfo
 	err := h.do("", func(l *libvirt.Libvirt) error {
@@ -182,14 +181,19 @@ func (h *Hypervisor) List() ([]agentapi.GuestInfo, error) {
 		}
 		now := time.Now()
 		out = make([]agentapi.GuestInfo, 0, len(recs))
-		seen := make(map[libvirt.UUID]cachedInfo, len(recs))
+		cached := make([]cachedInfo, len(recs))
+		hit := make([]bool, len(recs))
 		h.mu.Lock()
-		cache := h.infos
+		for i, r := range recs {
+			c, ok := h.infos[r.Dom.UUID]
+			cached[i], hit[i] = c, ok && c.g.Name == r.Dom.Name && now.Sub(c.read) <= infoTTL
+		}
 		h.mu.Unlock()
-		for _, r := range recs {
+		seen := make(map[libvirt.UUID]cachedInfo, len(recs))
+		for i, r := range recs {
 			state, ok := statsState(r.Params)
-			c, hit := cache[r.Dom.UUID]
-			if !ok || !hit || c.state != state || c.g.Name != r.Dom.Name || now.Sub(c.read) > infoTTL {
+			c := cached[i]
+			if !ok || !hit[i] {
 				g, err := h.info(l, r.Dom)
 				if libvirt.IsNotFound(err) {
 					continue // undefined between the two calls
@@ -197,13 +201,17 @@ func (h *Hypervisor) List() ([]agentapi.GuestInfo, error) {
 				if err != nil {
 					return err
 				}
-				c = cachedInfo{g: g, state: state, read: now}
-				if !ok { // no state in the record: trust DomainGetInfo's
-					c.state = stateOf(g.State)
+				c = cachedInfo{g: g, read: now}
+				if !ok {
+					state = stateOf(g.State)
 				}
 			}
 			seen[r.Dom.UUID] = c
 			g := c.g
+			g.State = stateNames[state]
+			if g.State == "" {
+				g.State = agentapi.StateNoState
+			}
 			g.MACs = append([]string(nil), g.MACs...)
 			out = append(out, g)
 		}
@@ -216,6 +224,21 @@ func (h *Hypervisor) List() ([]agentapi.GuestInfo, error) {
 		return nil
 	})
 	return out, err
+}
+
+// remember caches what Define just told libvirt, so that the next List
+// needs no round trip for the new guest.
+func (h *Hypervisor) remember(l *libvirt.Libvirt, d libvirt.Domain, s agentapi.GuestSpec) {
+	g := agentapi.GuestInfo{Name: d.Name, CPUs: s.CPUs, MemMB: s.MemMB, MACs: append([]string{}, s.MACs...)}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.l != l {
+		return
+	}
+	if h.infos == nil {
+		h.infos = map[libvirt.UUID]cachedInfo{}
+	}
+	h.infos[d.UUID] = cachedInfo{g: g, read: time.Now()}
 }
 
 // statsState reads state.state from a stats record.
@@ -338,7 +361,10 @@ func (h *Hypervisor) Define(s agentapi.GuestSpec, createDisk bool) error {
 				return agentapi.Faultf(agentapi.FaultHypervisor, "disk image: %v", err)
 			}
 		}
-		_, err = l.DomainDefineXML(string(text))
+		d, err = l.DomainDefineXML(string(text))
+		if err == nil {
+			h.remember(l, d, s)
+		}
 		return err
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -115,6 +116,17 @@ func TestLifecycleOnRealLibvirtd(t *testing.T) {
 	if g.CPUs != 2 || g.MemMB != 1024 || len(g.MACs) != 1 || g.MACs[0] != "02:5c:00:00:00:01" {
 		t.Fatalf("guest info %+v", g)
 	}
+	// What Define cached is what libvirt says: a second connection (no
+	// cache) lists the same, stopped and running.
+	fresh := New(d.Socket, d.URI, opt)
+	defer fresh.Close()
+	for _, op := range []func(string) error{h.Destroy, h.Start} {
+		op(s.Name)
+		if a, b := find(t, h, s.Name), find(t, fresh, s.Name); !reflect.DeepEqual(a, b) {
+			t.Fatalf("cached %+v, libvirt %+v", a, b)
+		}
+	}
+	h.Destroy(s.Name)
 	h.Start(s.Name)
 	if err := h.Undefine(s.Name); !isCode(err, agentapi.FaultGuestActive) {
 		t.Fatalf("undefine running guest: %v", err)
