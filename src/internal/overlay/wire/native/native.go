@@ -275,27 +275,25 @@ func SessionKey(communityKey []byte, community string, mac [6]byte, epoch uint64
 	return cipher.NewGCM(blk)
 }
 
-// Nonce builds the 12-byte GCM nonce from a counter.
-func Nonce(n *[12]byte, counter uint64) {
-	binary.BigEndian.PutUint64(n[4:], counter)
-}
+// The 12-byte GCM nonce is header bytes 28-39: the low 32 bits of the
+// epoch and the counter. It is unique within a session (the counter never
+// repeats), and taking it from the datagram itself keeps it off the heap
+// (a nonce array passed to the AEAD interface would escape).
+const nonceOff = 28
 
 // Seal encrypts payload into b (which holds the header h already written at
 // b[:SealedHeaderLen]) and returns the datagram. b must have capacity for
 // SealedHeaderLen+len(payload)+TagLen; payload must not overlap b.
 func Seal(aead cipher.AEAD, b []byte, counter uint64, payload []byte) []byte {
-	var nonce [12]byte
-	Nonce(&nonce, counter)
-	out := aead.Seal(b[SealedHeaderLen:SealedHeaderLen], nonce[:], payload, b[1:SealedHeaderLen])
+	binary.BigEndian.PutUint64(b[32:], counter)
+	out := aead.Seal(b[SealedHeaderLen:SealedHeaderLen], b[nonceOff:nonceOff+12], payload, b[1:SealedHeaderLen])
 	return b[:SealedHeaderLen+len(out)]
 }
 
 // Open authenticates datagram b (parsed into h) and decrypts its fragment
 // into dst[:0], returning the plaintext.
 func Open(aead cipher.AEAD, dst, b []byte, h *Sealed) ([]byte, error) {
-	var nonce [12]byte
-	Nonce(&nonce, h.Counter)
-	out, err := aead.Open(dst[:0], nonce[:], b[SealedHeaderLen:], b[1:SealedHeaderLen])
+	out, err := aead.Open(dst[:0], b[nonceOff:nonceOff+12], b[SealedHeaderLen:], b[1:SealedHeaderLen])
 	if err != nil {
 		return nil, ErrAuth
 	}
