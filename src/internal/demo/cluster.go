@@ -191,6 +191,9 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 	if _, err = c.Rocks(ctx, "migrate"); err != nil {
 		return nil, err
 	}
+	if err = emulateMemory(ctx, c.DSN); err != nil {
+		return nil, err
+	}
 	keyDir := filepath.Join(c.Dir, "keys")
 	if err = os.MkdirAll(keyDir, 0o700); err != nil {
 		return nil, err
@@ -211,7 +214,7 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 		// Declared capacity: what the test driver's host can give, 2 CPUs
 		// and 4 GiB per container, until the agents' load reports land.
 		if _, err = c.Rocks(ctx, "add", "vcluster", "container", ct.Site, ct.Host.Name,
-			"agent="+ct.Host.Addr.String(), "cpus=2", "mem=4096"); err != nil {
+			"agent="+ct.Host.Addr.String(), "cpus=2", fmt.Sprintf("mem=%d", ContainerMemMB)); err != nil {
 			return nil, err
 		}
 	}

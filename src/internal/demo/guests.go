@@ -153,6 +153,11 @@ func (c *Cluster) attach(g *Guest) error {
 // install kickstarts the guest and starts its edge.
 func (c *Cluster) install(ctx context.Context, g *Guest) error {
 	g.rootDir = filepath.Join(c.Dir, "guests", g.Host.NS)
+	// A relocated guest is installed afresh (its namespace name may be
+	// the same as before the move).
+	if err := os.RemoveAll(g.rootDir); err != nil {
+		return err
+	}
 	r, err := newGuestRoot(g.rootDir)
 	if err != nil {
 		return err
