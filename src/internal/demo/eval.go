@@ -74,17 +74,25 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 		mode  string
 		delay time.Duration
 	}
+	// Delay by delay, the modes side by side (overlay, then underlay at
+	// the same delay): a drift in the machine's background load then
+	// hits the two modes alike. The failover run comes last.
 	var todo []job
-	for _, m := range cfg.Modes {
-		ds := cfg.Delays
-		if m == ModeFailover {
-			ds = ds[:1]
-		}
-		for _, d := range ds {
-			if cfg.Resume && done[rowKey(m, int(d.Milliseconds()))] {
-				continue
-			}
+	add := func(m string, d time.Duration) {
+		if !cfg.Resume || !done[rowKey(m, int(d.Milliseconds()))] {
 			todo = append(todo, job{m, d})
+		}
+	}
+	for _, d := range cfg.Delays {
+		for _, m := range cfg.Modes {
+			if m != ModeFailover {
+				add(m, d)
+			}
+		}
+	}
+	for _, m := range cfg.Modes {
+		if m == ModeFailover {
+			add(m, cfg.Delays[0])
 		}
 	}
 	if len(todo) == 0 {
