@@ -251,3 +251,116 @@ func TestVclusterdBinary(t *testing.T) {
 		t.Fatalf("%d containers reported, want 2", n)
 	}
 }
+
+// A container whose load stays above overload_load for overload_for
+// loses one guest (the real agents report the load their loadavg_path
+// says); the database and the agents agree afterwards, and nothing more
+// moves once the load is back down.
+func TestOverloadRelocation(t *testing.T) {
+	b := ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
+	b.AddCluster("vc1", 6, 1, 128)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l, err := controller.Acquire(ctx, b.DB, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := controller.New(b.DB, controller.Options{}).Reconcile(ctx, controller.Filter{}); err != nil || !rep.Converged() {
+		t.Fatalf("%v %v", rep, err)
+	}
+	l.Release()
+
+	cfg := Defaults()
+	cfg.Interval, cfg.CallTimeout = Duration{200 * time.Millisecond}, Duration{time.Second}
+	cfg.OverloadLoad, cfg.OverloadFor = 2.0, Duration{1500 * time.Millisecond}
+	logs := &syncWriter{w: &strings.Builder{}}
+	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
+	done := make(chan error, 1)
+	go func() { done <- mon.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	a := b.Agents[0]
+	on := func(id int64) int {
+		var n int
+		b.DB.QueryRow("SELECT COUNT(*) FROM vc_vms WHERE Container = ?", id).Scan(&n)
+		return n
+	}
+	// Several polls at an idle load: nothing moves.
+	time.Sleep(3 * cfg.Interval.Duration)
+	if on(a.ID) != 2 {
+		t.Fatalf("%d guests on A before any overload, want 2", on(a.ID))
+	}
+	seen := controller.New(b.DB, controller.Options{}).Survey(ctx, []*controller.Container{{ID: a.ID, Site: a.Site, Host: a.Host, Agent: a.Addr}})[a.ID]
+	st := seen.Status
+	if seen.Err != nil || st.CPUs < 1 || st.Load1 != 0 {
+		t.Fatalf("status of A: %+v %v", st, seen.Err)
+	}
+	// Load per CPU 4 (threshold 2) from now on.
+	a.SetLoad(t, float64(4*st.CPUs))
+	loaded := time.Now()
+	waitFor(t, 15*time.Second, "one guest moved off the overloaded container", func() bool { return on(a.ID) < 2 })
+	took := time.Since(loaded)
+	a.SetLoad(t, 0)
+	if took < cfg.OverloadFor.Duration {
+		t.Fatalf("moved after %s, before overload_for (%s)", took, cfg.OverloadFor.Duration)
+	}
+	t.Logf("one guest moved %s after the load went up (overload_for %s, interval %s)", took.Round(10*time.Millisecond), cfg.OverloadFor.Duration, cfg.Interval.Duration)
+
+	var moved, from, to, reason string
+	if err := b.DB.QueryRow("SELECT Name, FromHost, ToHost, Reason FROM vc_moves ORDER BY ID").Scan(&moved, &from, &to, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if from != "A/vm-container-a-0" || to == from || !strings.Contains(reason, "overloaded") {
+		t.Fatalf("move %s %s -> %s (%s)", moved, from, to, reason)
+	}
+	// Database and agents agree: every guest runs exactly once, on the
+	// container vc_vms names.
+	waitFor(t, 10*time.Second, "the moved guest running on its new container", func() bool {
+		return agree(t, b) == ""
+	})
+	// The load is down: after another overload_for nothing else moved.
+	time.Sleep(cfg.OverloadFor.Duration + 3*cfg.Interval.Duration)
+	var n int
+	b.DB.QueryRow("SELECT COUNT(*) FROM vc_moves").Scan(&n)
+	if n != 1 || on(a.ID) != 1 {
+		t.Fatalf("%d moves, %d guests left on A; want 1 and 1", n, on(a.ID))
+	}
+	if why := agree(t, b); why != "" {
+		t.Fatal(why)
+	}
+	if c := a.Calls(); c["guest.destroy"] != 1 || c["guest.undefine"] != 1 {
+		t.Fatalf("A's agent logged %v, want one destroy and one undefine", c)
+	}
+}
+
+// agree says how the agents differ from the database ("" when they do
+// not): every guest runs once, on its vc_vms container, and no other
+// container holds a copy.
+func agree(t *testing.T, b *ctltest.Bed) string {
+	t.Helper()
+	want := map[string]int64{}
+	rows, err := b.DB.Query("SELECT Name, Container FROM vc_vms WHERE Container IS NOT NULL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n string
+		var c int64
+		rows.Scan(&n, &c)
+		want[n] = c
+	}
+	rows.Close()
+	for _, a := range b.Agents {
+		doms := a.Domains(t)
+		for name, c := range want {
+			run, there := doms[name]
+			switch {
+			case c == a.ID && !run:
+				return name + " not running on " + a.Host
+			case c != a.ID && there:
+				return name + " still defined on " + a.Host
+			}
+		}
+	}
+	return ""
+}

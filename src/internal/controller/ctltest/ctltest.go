@@ -8,8 +8,16 @@ package ctltest
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"database/sql"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,6 +49,9 @@ type Bed struct {
 	keys    map[string]string // site -> key file
 	siteIDs map[string]int64
 	daemons []*libvirtd.Daemon
+	extra   string // more agent config lines (Options.AgentConfig)
+	CAFile  string // Options.TLS: the CA that signed the agents' certificate
+	tls     bool
 }
 
 // Agent is one VM container.
@@ -65,6 +76,12 @@ type Options struct {
 	// FreeMemMB is the free memory every container reports (default
 	// 65536).
 	FreeMemMB int
+	// AgentConfig is appended to every agent's TOML configuration.
+	AgentConfig string
+	// TLS: agents serve HTTPS with a certificate of the bed's own CA
+	// (Bed.CAFile, recorded as every site's CAFile), and containers are
+	// registered as https://ADDR.
+	TLS bool
 }
 
 // New makes a Bed: a fresh migrated database and the given sites
@@ -74,7 +91,7 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 	binaries.RequireRoot(t)
 	binaries.Require(t, libvirtd.Program)
 	b := &Bed{t: t, DSN: mariadb.NewDatabase(t), Dir: t.TempDir(), bin: binaries.Path(t, "vcluster-agent"),
-		keys: map[string]string{}, siteIDs: map[string]int64{}}
+		keys: map[string]string{}, siteIDs: map[string]int64{}, extra: opt.AgentConfig, tls: opt.TLS}
 	var err error
 	if b.DB, err = db.Open(context.Background(), b.DSN); err != nil {
 		t.Fatal(err)
@@ -96,6 +113,13 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 			t.Fatal(err)
 		}
 	}
+	if opt.TLS {
+		cert, key, err := b.makeCA()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.extra += fmt.Sprintf("tls_cert = %q\ntls_key = %q\n", cert, key)
+	}
 	for i, s := range sites {
 		key, err := auth.GenerateKey()
 		if err != nil {
@@ -109,8 +133,8 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 		if i == 0 {
 			home = "yes"
 		}
-		r, err := b.DB.Exec("INSERT INTO vc_sites (Name, Frontend, KeyFile, Home) VALUES (?, ?, ?, ?)",
-			s, fmt.Sprintf("198.18.%d.1", i), kf, home)
+		r, err := b.DB.Exec("INSERT INTO vc_sites (Name, Frontend, KeyFile, CAFile, Home) VALUES (?, ?, ?, ?, ?)",
+			s, fmt.Sprintf("198.18.%d.1", i), kf, b.CAFile, home)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +185,7 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 	}
 	for _, a := range b.Agents {
 		r, err := b.DB.Exec("INSERT INTO vc_containers (Site, Host, Agent, CPUs, Mem) VALUES (?, ?, ?, 4, 65536)",
-			b.siteIDs[a.Site], a.Host, a.Addr)
+			b.siteIDs[a.Site], a.Host, a.URL())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,8 +205,12 @@ func (a *Agent) start() error {
 	}
 	if a.cfg == "" {
 		a.cfg = filepath.Join(a.bed.Dir, a.Site+"-"+a.Host+".toml")
-		text := fmt.Sprintf("libvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ncreate_disks = false\ntrusted_keys = [%q]\n",
-			a.daemon.Socket, a.uri, a.Host, a.bed.Dir, a.bed.keys[a.Site])
+		if err := a.writeLoad(0); err != nil {
+			return err
+		}
+		text := fmt.Sprintf("libvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ncreate_disks = false\ntrusted_keys = [%q]\nloadavg_path = %q\n",
+			a.daemon.Socket, a.uri, a.Host, a.bed.Dir, a.bed.keys[a.Site], a.loadPath())
+		text += a.bed.extra
 		if err := os.WriteFile(a.cfg, []byte(text), 0o600); err != nil {
 			return err
 		}
@@ -251,6 +279,87 @@ func hold(t testing.TB, d *libvirtd.Daemon) *libvirt.Libvirt {
 	}
 	t.Fatalf("libvirtd: connect: %v", err)
 	return nil
+}
+
+// URL is the agent's address as vc_containers.Agent holds it.
+func (a *Agent) URL() string {
+	if a.bed.tls {
+		return "https://" + a.Addr
+	}
+	return a.Addr
+}
+
+// makeCA writes a CA (Bed.CAFile) and a certificate it signed for
+// 127.0.0.1, which every agent of the bed serves.
+func (b *Bed) makeCA() (certFile, keyFile string, err error) {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vcluster test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return "", "", err
+	}
+	ca, _ = x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "vm-container"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:   time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return "", "", err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	b.CAFile = filepath.Join(b.Dir, "ca.pem")
+	certFile, keyFile = filepath.Join(b.Dir, "agent.crt"), filepath.Join(b.Dir, "agent.key")
+	for _, f := range []struct {
+		path, typ string
+		der       []byte
+		mode      os.FileMode
+	}{{b.CAFile, "CERTIFICATE", caDER, 0o644}, {certFile, "CERTIFICATE", der, 0o644}, {keyFile, "EC PRIVATE KEY", keyDER, 0o600}} {
+		if err := os.WriteFile(f.path, pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der}), f.mode); err != nil {
+			return "", "", err
+		}
+	}
+	return certFile, keyFile, nil
+}
+
+// loadPath is the agent's loadavg_path: every container of the bed
+// reports the load its test sets (idle at first), not this busy machine's.
+func (a *Agent) loadPath() string {
+	return filepath.Join(a.bed.Dir, a.Site+"-"+a.Host+".loadavg")
+}
+
+func (a *Agent) writeLoad(l1 float64) error {
+	text := fmt.Sprintf("%.2f %.2f %.2f 1/100 4242\n", l1, l1, l1)
+	tmp := a.loadPath() + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, a.loadPath()) // the agent never reads half a file
+}
+
+// SetLoad makes the container report load l1 (and the same 5 and 15
+// minute averages) from its next host.status on.
+func (a *Agent) SetLoad(t testing.TB, l1 float64) {
+	t.Helper()
+	if err := a.writeLoad(l1); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Start restarts a killed agent on its old address.
@@ -433,4 +542,61 @@ func rss(pid int) int {
 		}
 	}
 	return 0
+}
+
+// CPU is the processor time (user + system) used so far by the bed's
+// agent processes and by its libvirtd daemons: the benchmarks report the
+// difference across one sync, to show which side of the 2 cores a sync
+// spends.
+func (b *Bed) CPU() (agents, daemons time.Duration) {
+	for _, a := range b.Agents {
+		a.mu.Lock()
+		if a.cmd != nil {
+			agents += cpuTime(a.cmd.Process.Pid)
+		}
+		a.mu.Unlock()
+	}
+	for _, d := range b.daemons {
+		pid, err := os.ReadFile(filepath.Join(d.Dir, "libvirtd.pid"))
+		if err == nil {
+			var p int
+			fmt.Sscan(strings.TrimSpace(string(pid)), &p)
+			daemons += cpuTime(p)
+		}
+	}
+	return
+}
+
+// cpuTime is utime + stime of a process (Linux clock ticks are 1/100 s).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are
+	// fields 14 and 15 of the whole line.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// Questions is the database server's count of statements received so far
+// (its global Questions status): the difference across a sync is the
+// sync's SQL round trips (plus this query).
+func (b *Bed) Questions() int64 {
+	var name string
+	var n int64
+	if err := b.DB.QueryRow("SHOW GLOBAL STATUS LIKE 'Questions'").Scan(&name, &n); err != nil {
+		b.t.Fatal(err)
+	}
+	return n
 }
