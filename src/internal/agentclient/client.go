@@ -44,7 +44,12 @@ func WithTimeout(d time.Duration) Option { return func(c *Client) { c.timeout = 
 // WithTLSConfig sets the TLS configuration for https:// agents.
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *Client) {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+		t, ok := c.http.Transport.(*http.Transport)
+		if !ok {
+			t = http.DefaultTransport.(*http.Transport).Clone()
+		} else {
+			t = t.Clone() // keeps New's connection pool settings
+		}
 		t.TLSClientConfig = cfg
 		c.http.Transport = t
 	}

@@ -2,9 +2,13 @@ package controller
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -48,6 +52,7 @@ type Controller struct {
 	mu      sync.Mutex
 	clients map[string]*agentclient.Client
 	keys    map[string]*auth.Key
+	pools   map[string]*x509.CertPool // CA file -> its certificates
 }
 
 // New makes a Controller over the database.
@@ -67,18 +72,20 @@ func New(d *sql.DB, opt Options) *Controller {
 	if opt.Boot == "" {
 		opt.Boot = DefaultBoot
 	}
-	return &Controller{db: d, opt: opt, clients: map[string]*agentclient.Client{}, keys: map[string]*auth.Key{}}
+	return &Controller{db: d, opt: opt, clients: map[string]*agentclient.Client{}, keys: map[string]*auth.Key{},
+		pools: map[string]*x509.CertPool{}}
 }
 
 // DB is the controller's database.
 func (c *Controller) DB() *sql.DB { return c.db }
 
 // Client returns the (cached) agent client of a container, signing with
-// its site's key.
+// its site's key; an https agent's certificate is checked against its
+// site's CA file (or the system's roots).
 func (c *Controller) Client(ct *Container) (*agentclient.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := ct.Agent + "\x00" + ct.KeyFile
+	id := ct.Agent + "\x00" + ct.KeyFile + "\x00" + ct.CAFile
 	if cl := c.clients[id]; cl != nil {
 		return cl, nil
 	}
@@ -92,12 +99,58 @@ func (c *Controller) Client(ct *Container) (*agentclient.Client, error) {
 			c.keys[ct.KeyFile], key = k, k
 		}
 	}
-	cl, err := agentclient.New("http://"+ct.Agent+"/RPC2", key, agentclient.WithTimeout(c.opt.CallTimeout))
+	u, err := AgentURL(ct.Agent)
+	if err != nil {
+		return nil, err
+	}
+	opts := []agentclient.Option{agentclient.WithTimeout(c.opt.CallTimeout)}
+	if strings.HasPrefix(u, "https://") {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if ct.CAFile != "" {
+			pool := c.pools[ct.CAFile]
+			if pool == nil {
+				if pool, err = LoadCAFile(ct.CAFile); err != nil {
+					return nil, fmt.Errorf("site %s CA file: %v", ct.Site, err)
+				}
+				c.pools[ct.CAFile] = pool
+			}
+			cfg.RootCAs = pool
+		}
+		opts = append(opts, agentclient.WithTLSConfig(cfg))
+	}
+	cl, err := agentclient.New(u, key, opts...)
 	if err != nil {
 		return nil, err
 	}
 	c.clients[id] = cl
 	return cl, nil
+}
+
+// AgentURL is the XML-RPC URL of an agent address as vc_containers.Agent
+// holds it: host:port means http; http:// and https:// are kept.
+func AgentURL(agent string) (string, error) {
+	u := agent
+	if !strings.Contains(agent, "://") {
+		u = "http://" + agent
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.Path != "" && p.Path != "/" && p.Path != "/RPC2" {
+		return "", fmt.Errorf("agent address %q: want HOST:PORT or https://HOST:PORT", agent)
+	}
+	return p.Scheme + "://" + p.Host + "/RPC2", nil
+}
+
+// LoadCAFile reads PEM certificates to trust for https agents.
+func LoadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }
 
 // ContainerResult is what happened at one container.

@@ -21,8 +21,9 @@ type Container struct {
 	ID      int64
 	Site    string
 	Host    string
-	Agent   string // host:port of its vcluster-agent
+	Agent   string // its vcluster-agent: host:port (http) or http(s)://host:port
 	KeyFile string // its site's key file
+	CAFile  string // its site's CA certificates for https agents ("" system roots)
 	Dead    bool   // vclusterd declared it dead (missed heartbeats)
 }
 
@@ -58,14 +59,14 @@ func Load(ctx context.Context, d *sql.DB) (*State, error) {
 		Copies:     map[string][]int64{},
 		CopyOwner:  map[string]string{},
 	}
-	rows, err := d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, IFNULL(h.Status, 'alive') = 'dead'
+	rows, err := d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, IFNULL(h.Status, 'alive') = 'dead'
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site LEFT JOIN vc_health h ON h.Container = c.ID`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
 		c := &Container{}
-		if err := rows.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.Dead); err != nil {
+		if err := rows.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead); err != nil {
 			rows.Close()
 			return nil, err
 		}
