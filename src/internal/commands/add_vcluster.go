@@ -3,7 +3,9 @@ package commands
 import (
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/rocksclusters/vcluster/src/internal/controller"
 	"github.com/rocksclusters/vcluster/src/internal/placement"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
@@ -18,9 +20,11 @@ joining them. Everything is written in one transaction; no machine changes
 until 'rocks sync vcluster NAME'.
 
 Placement never over-commits a container's memory; among the containers
-where a guest fits, the least loaded (load per CPU) wins. A container that
-has never reported its load is judged by its declared cpus/mem, with a
-warning.`,
+where a guest fits, the least loaded (load per CPU) wins. Stale load
+reports are renewed from the agents first (refresh=), in parallel and
+before the transaction. A container that has never reported its load is
+judged by its declared cpus/mem, with a warning. Containers that vclusterd
+declared dead get no guests.`,
 		Args: []rockscmd.Arg{{Name: "NAME", Doc: "Virtual cluster name; also the virtual frontend's host name. Compute guests are vm-NAME-0, vm-NAME-1, ..."}},
 		Params: []rockscmd.Param{
 			{Name: "nodes", Doc: "Number of compute guests (required)."},
@@ -34,7 +38,10 @@ warning.`,
 			{Name: "supernode", Doc: "N2N supernode(s), HOST:PORT[,HOST:PORT]. Default: the home site's frontend, port 7654."},
 			{Name: "protocol", Default: "native", Doc: "Overlay protocol: native (authenticated encryption) or v1 (stock N2N v1)."},
 			{Name: "mtu", Default: "1400", Doc: "Overlay MTU."},
-			{Name: "dryrun", Default: "no", Doc: "yes: print the plan and why each container was chosen; write nothing."},
+			{Name: "dryrun", Default: "no", Doc: "yes: print the plan and why each container was chosen; write no virtual cluster (fresh load reports are still stored)."},
+			{Name: "refresh", Default: "auto", Doc: "Ask the agents for their load before placing: auto: containers whose stored report is missing or older than max-age; yes: all; no: none (use the stored reports, else the declared capacity). An agent that does not answer is a warning, and its stored report or declared capacity is used."},
+			{Name: "max-age", Default: "60", Doc: "Seconds after which a stored load report is stale (refresh=auto)."},
+			{Name: "timeout", Default: "3", Doc: "Seconds to wait for each agent's answer when refreshing."},
 		},
 		Examples: []rockscmd.Example{
 			{Cmd: "add vcluster vc1 nodes=12", Doc: "A virtual frontend and 12 compute guests spread over all sites."},
@@ -84,9 +91,30 @@ func addVcluster(c *rockscmd.Context) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
+	refresh, err := controller.ParseRefresh(c.Param("refresh"))
+	if err != nil {
+		return err
+	}
+	maxAge, err := c.IntParam("max-age", 0, 86400)
+	if err != nil {
+		return err
+	}
+	timeout, err := c.IntParam("timeout", 1, 600)
+	if err != nil {
+		return err
+	}
 	d, err := c.DB()
 	if err != nil {
 		return err
+	}
+	// Poll before the transaction: agents are slow next to the database,
+	// and the allocation lock must not wait on them.
+	_, warns, err := controller.RefreshLoad(c.Ctx, d, s.Sites, refresh, time.Duration(maxAge)*time.Second, time.Duration(timeout)*time.Second)
+	if err != nil {
+		return err
+	}
+	for _, w := range warns {
+		c.Warn("%s", w)
 	}
 	res, err := Create(c.Ctx, d, s)
 	if err != nil {

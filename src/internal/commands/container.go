@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/controller"
 	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
@@ -24,7 +26,7 @@ declared cpus= and mem= (and warns).`,
 			{Name: "HOST", Doc: "The container's host name (e.g. vm-container-0-0)."},
 		},
 		Params: []rockscmd.Param{
-			{Name: "agent", Doc: "The agent's address, HOST or HOST:PORT (required); the port defaults to the site's agent-port."},
+			{Name: "agent", Doc: "The agent's address, HOST or HOST:PORT (required); the port defaults to the site's agent-port. https://HOST[:PORT] when the agent serves TLS (tls_cert in its agent.toml); its certificate is checked against the site's ca= file."},
 			{Name: "cpus", Default: "0", Doc: "Declared CPUs (used until the container reports)."},
 			{Name: "mem", Default: "0", Doc: "Declared memory for guests in MiB (used until the container reports)."},
 		},
@@ -55,9 +57,24 @@ func addContainer(c *rockscmd.Context) error {
 	if agent == "" {
 		return errors.New("agent=ADDR is required")
 	}
-	ahost, aport, err := net.SplitHostPort(agent)
+	// https://HOST[:PORT]: the agent serves TLS (its site's ca= file, or
+	// the system's roots, vouch for its certificate).
+	scheme, addr := "", agent
+	if i := strings.Index(agent, "://"); i >= 0 {
+		scheme, addr = agent[:i+3], strings.TrimSuffix(agent[i+3:], "/")
+		if scheme != "https://" && scheme != "http://" {
+			return fmt.Errorf("agent=%q: want HOST[:PORT] or https://HOST[:PORT]", agent)
+		}
+		if scheme == "http://" {
+			scheme = "" // plain HOST:PORT means http
+		}
+	}
+	if strings.Contains(addr, "/") {
+		return fmt.Errorf("agent=%q: want HOST[:PORT] or https://HOST[:PORT]", agent)
+	}
+	ahost, aport, err := net.SplitHostPort(addr)
 	if err != nil {
-		ahost, aport = agent, ""
+		ahost, aport = addr, ""
 	}
 	if err := alloc.ValidHost("agent", ahost); err != nil {
 		return err
@@ -89,7 +106,11 @@ func addContainer(c *rockscmd.Context) error {
 		return err
 	}
 	if aport == "" {
-		agent = net.JoinHostPort(ahost, strconv.Itoa(port))
+		aport = strconv.Itoa(port)
+	}
+	agent = scheme + net.JoinHostPort(ahost, aport)
+	if _, err := controller.AgentURL(agent); err != nil {
+		return err
 	}
 	// A home-site container that Rocks knows is linked to its nodes row.
 	var node sql.NullInt64

@@ -216,6 +216,8 @@ func create(ctx context.Context, d *sql.DB, s Spec) (*Result, error) {
 		(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
 		LEFT JOIN vc_load l ON l.Container = c.ID
+		LEFT JOIN vc_health h ON h.Container = c.ID
+		WHERE IFNULL(h.Status, 'alive') = 'alive'
 		ORDER BY s.Name, c.Host`)
 	if err != nil {
 		return nil, err
@@ -251,7 +253,7 @@ func create(ctx context.Context, d *sql.DB, s Spec) (*Result, error) {
 		return nil, err
 	}
 	if len(cands) == 0 {
-		return nil, errors.New("no VM containers registered: rocks add vcluster container SITE HOST agent=ADDR")
+		return nil, errors.New("no live VM containers (none registered, or vclusterd declared them all dead): rocks add vcluster container SITE HOST agent=ADDR")
 	}
 	plan, err := placement.Place(cands, placement.Request{
 		N: s.Nodes, CPUs: s.CPUs, Mem: s.Mem, Sites: s.Sites, Policy: s.Policy, Explain: s.DryRun,

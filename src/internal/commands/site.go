@@ -9,6 +9,7 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
 	"github.com/rocksclusters/vcluster/src/internal/auth"
+	"github.com/rocksclusters/vcluster/src/internal/controller"
 	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
@@ -32,10 +33,14 @@ frontends and, by default, the overlay's supernode.`,
 			{Name: "agent-port", Default: strconv.Itoa(DefaultAgentPort), Doc: "TCP port of the site's vcluster-agents."},
 			{Name: "key", Doc: "Site key file (64 hex characters, mode 0600). Created with a new random key if it does not exist. Default: " + KeyDir + "/NAME.key."},
 			{Name: "home", Doc: "yes: this is the home site (default yes for the first site)."},
+			{Name: "ca", Doc: "PEM file of the certificate authorities that signed the site's agents' TLS certificates (for containers added with agent=https://...). Default: the system's roots."},
 		},
 		Examples: []rockscmd.Example{{
 			Cmd: "add vcluster site A frontend=198.18.0.1 key=/etc/vcluster/keys/A.key",
 			Doc: "Register site A and create its key file.",
+		}, {
+			Cmd: "add vcluster site B frontend=198.18.1.1 ca=/etc/vcluster/B-ca.pem",
+			Doc: "Register site B, whose agents serve HTTPS with certificates of B's CA.",
 		}},
 		Run: addSite,
 	})
@@ -95,6 +100,15 @@ func addSite(c *rockscmd.Context) error {
 	} else if n == 0 {
 		home = "yes"
 	}
+	ca := c.Param("ca")
+	if ca != "" {
+		if ca, err = filepath.Abs(ca); err != nil {
+			return err
+		}
+		if _, err := controller.LoadCAFile(ca); err != nil {
+			return fmt.Errorf("ca=%s: %v", c.Param("ca"), oneLine(err))
+		}
+	}
 	key, created, err := siteKey(keyPath)
 	if err != nil {
 		return err
@@ -110,8 +124,8 @@ func addSite(c *rockscmd.Context) error {
 		}
 	}
 	if _, err := tx.ExecContext(c.Ctx,
-		"INSERT INTO vc_sites (Name, Frontend, AgentPort, KeyFile, Home) VALUES (?, ?, ?, ?, ?)",
-		name, fe, port, keyPath, home); err != nil {
+		"INSERT INTO vc_sites (Name, Frontend, AgentPort, KeyFile, CAFile, Home) VALUES (?, ?, ?, ?, ?, ?)",
+		name, fe, port, keyPath, ca, home); err != nil {
 		if db.IsDuplicate(err) {
 			return fmt.Errorf("site %q already exists", name)
 		}
@@ -125,6 +139,9 @@ func addSite(c *rockscmd.Context) error {
 		what = "new"
 	}
 	fmt.Fprintf(c.Out, "added site %s (frontend %s, %s key %s in %s)\n", name, fe, what, key.ID(), keyPath)
+	if ca != "" {
+		fmt.Fprintf(c.Out, "site %s: https agents are checked against %s\n", name, ca)
+	}
 	return nil
 }
 
@@ -152,21 +169,24 @@ func listSites(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := d.QueryContext(c.Ctx, `SELECT s.Name, s.Frontend, s.AgentPort, s.Home, s.KeyFile,
+	rows, err := d.QueryContext(c.Ctx, `SELECT s.Name, s.Frontend, s.AgentPort, s.Home, s.KeyFile, s.CAFile,
 		(SELECT COUNT(*) FROM vc_containers c WHERE c.Site = s.ID)
 		FROM vc_sites s ORDER BY s.Home = 'no', s.Name`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	t := rockscmd.NewTable(c.Out, "site", "frontend", "agent-port", "home", "containers", "key-file", "key-id")
+	t := rockscmd.NewTable(c.Out, "site", "frontend", "agent-port", "home", "containers", "key-file", "key-id", "ca-file")
 	for rows.Next() {
-		var name, fe, home, kf string
+		var name, fe, home, kf, ca string
 		var port, nc int
-		if err := rows.Scan(&name, &fe, &port, &home, &kf, &nc); err != nil {
+		if err := rows.Scan(&name, &fe, &port, &home, &kf, &ca, &nc); err != nil {
 			return err
 		}
-		t.Row(name, fe, port, home, nc, kf, keyID(kf))
+		if ca == "" {
+			ca = "-"
+		}
+		t.Row(name, fe, port, home, nc, kf, keyID(kf), ca)
 	}
 	if err := rows.Err(); err != nil {
 		return err
