@@ -35,7 +35,15 @@ func (c *Cluster) Sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.CheckRunning(ctx, hosts)
+	if err := c.CheckRunning(ctx, hosts); err != nil {
+		return err
+	}
+	// The operator's view of the same: desired against actual, per guest.
+	if st, err := c.Rocks(ctx, "list", "vcluster", "status", ClusterName); err == nil {
+		c.Step("rocks list vcluster status %s", ClusterName)
+		c.Print(st)
+	}
+	return nil
 }
 
 // Hosts reads `rocks list vcluster host demo`.
