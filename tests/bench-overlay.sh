@@ -39,15 +39,24 @@ ip -n "$A" link set "$VA" up; ip -n "$B" link set "$VB" up
 KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$KEY" > "$tmp/key"; chmod 600 "$tmp/key"
 
+edge_pids=()
 bg() { # bg NS LOG CMD... : start in background, remember the PID
 	local ns=$1 log=$2; shift 2
 	ip netns exec "$ns" "$@" >"$log" 2>&1 &
 	pids+=($!)
+	case "$log" in *edge-*) edge_pids+=($!) ;; esac
+}
+edge_cpu_ms() { # CPU time used so far by the edges of this measurement
+	local t=0 p
+	for p in "${edge_pids[@]}"; do
+		[ -r "/proc/$p/stat" ] && t=$((t + $(awk '{print ($14+$15)*1000/'"$(getconf CLK_TCK)"'}' "/proc/$p/stat")))
+	done
+	echo "$t"
 }
 stop_all() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	pids=()
+	pids=() edge_pids=()
 }
 wait_ping() { # wait_ping NS ADDR
 	for _ in $(seq 1 100); do
@@ -62,13 +71,18 @@ measure() { # measure NAME SERVER_ADDR -> prints "gbps rtt_us"
 	bg "$B" "$tmp/iperf-s-$name.log" iperf3 -s -p 5299 -B "$addr"
 	sleep 0.5
 	ip netns exec "$A" ping -c 5 -i 0.2 -q "$addr" >/dev/null 2>&1 || true # warm up the path
-	local gbps rtt
+	local gbps rtt cpu0 cpu1
+	cpu0=$(edge_cpu_ms)
 	gbps=$(ip netns exec "$A" iperf3 -c "$addr" -p 5299 -t "$SECS" -J | python3 -c '
 import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9)); print("retransmits", d["end"]["sum_sent"].get("retransmits"), file=sys.stderr); print("retransmits", d["end"]["sum_sent"].get("retransmits"), file=sys.stderr)')
 	rtt=$(ip netns exec "$A" ping -c 30 -i 0.05 "$addr" | python3 -c '
 import re,sys,statistics; v=[float(m.group(1)) for m in re.finditer(r"time=([0-9.]+)", sys.stdin.read())]
 print("%d" % round(statistics.median(v)*1000))')
-	echo "$name: ${gbps} Gbit/s, median RTT ${rtt} us" >&2
+	cpu1=$(edge_cpu_ms)
+	# CPU the two edges spent per MB carried: a figure less sensitive than
+	# throughput to other load on the machine (0 for the raw veth).
+	cpu_per_mb[$name]=$(python3 -c "import sys; c,g,s=map(float,sys.argv[1:]); print('%.1f' % (c/(g*1000/8*s)) if g > 0 else 0)" "$((cpu1 - cpu0))" "$gbps" "$SECS")
+	echo "$name: ${gbps} Gbit/s, median RTT ${rtt} us, edges' CPU ${cpu_per_mb[$name]} ms/MB" >&2
 	stop_all
 	echo "$gbps $rtt"
 }
@@ -86,12 +100,13 @@ mtu        = 1400
 EOC
 }
 
-read -r veth veth_rtt < <(measure veth 198.18.0.2)
+declare -A cpu_per_mb
+measure veth 198.18.0.2 > "$tmp/r-veth"; read -r veth veth_rtt < "$tmp/r-veth"
 
 bg "$A" "$tmp/sn-deb.log" supernode -l 7700
 bg "$A" "$tmp/edge-deb-a.log" env N2N_KEY="$KEY" edge -d n2nA -a 100.64.1.1 -s 255.255.255.0 -c bench -l 198.18.0.1:7700 -m 02:5c:00:00:11:01
 bg "$B" "$tmp/edge-deb-b.log" env N2N_KEY="$KEY" edge -d n2nB -a 100.64.1.2 -s 255.255.255.0 -c bench -l 198.18.0.1:7700 -m 02:5c:00:00:11:02
-read -r n2n n2n_rtt < <(measure n2n_v1 100.64.1.2)
+measure n2n_v1 100.64.1.2 > "$tmp/r-n2n"; read -r n2n n2n_rtt < "$tmp/r-n2n"
 
 for mode in v1 native; do
 	net=2; [ "$mode" = native ] && net=3
@@ -101,13 +116,14 @@ for mode in v1 native; do
 	bg "$A" "$tmp/edge-$mode-a.log" "$BIN/vcluster-edge" -config "$tmp/a-$mode.toml"
 	bg "$B" "$tmp/edge-$mode-b.log" "$BIN/vcluster-edge" -config "$tmp/b-$mode.toml"
 	if [ "$mode" = v1 ]; then
-		read -r compat compat_rtt < <(measure compat "100.64.$net.2")
+		measure compat "100.64.$net.2" > "$tmp/r-compat"; read -r compat compat_rtt < "$tmp/r-compat"
 	else
-		read -r native native_rtt < <(measure native "100.64.$net.2")
+		measure native "100.64.$net.2" > "$tmp/r-native"; read -r native native_rtt < "$tmp/r-native"
 	fi
 done
 
 ok=1
 ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b > 0 else 0))" "$1" "$2"; }
 echo "throughput Gbit/s: veth=$veth n2n_v1=$n2n compat=$compat native=$native; median RTT us: veth=$veth_rtt n2n_v1=$n2n_rtt compat=$compat_rtt native=$native_rtt"
+echo "edges' CPU ms per MB carried: n2n_v1=${cpu_per_mb[n2n_v1]} compat=${cpu_per_mb[compat]} native=${cpu_per_mb[native]}"
 echo "overlay: native/n2n_v1=$(ratio "$native" "$n2n") compat/n2n_v1=$(ratio "$compat" "$n2n") native/veth=$(ratio "$native" "$veth") rtt_native_us=$native_rtt"
