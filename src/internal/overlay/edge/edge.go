@@ -403,11 +403,12 @@ func (e *Edge) tapLoop() error {
 }
 
 func (e *Edge) udpLoop() error {
+	if e.isV1 {
+		return e.udpLoopV1()
+	}
 	buf := make([]byte, 65536+native.TrailerLen)
 	oob := make([]byte, udp.OOBSize)
 	scratch := make([]byte, native.MaxFrame)
-	scratch2 := make([]byte, 65536)
-	var rxb rxBatch
 	var op *opener
 	var items []rxItem
 	var batchScratch []byte
@@ -425,32 +426,19 @@ func (e *Edge) udpLoop() error {
 		if seg <= 0 {
 			seg = n
 		}
-		if (e.isV1 && n/seg >= v1Parallel) || n/seg >= 8 {
-			if e.isV1 {
-				e.rxBatchV1(&rxb, buf[:n], seg, from)
-			} else {
-				if op == nil {
-					op = e.newOpener()
-					items = make([]rxItem, 64)
-					batchScratch = make([]byte, 64*2048)
-				}
-				if seg <= 2048 {
-					e.handleNativeBatch(buf[:n], seg, from, items, batchScratch, op)
-					continue
-				}
+		if n/seg >= 8 && seg <= 2048 {
+			if op == nil {
+				op = e.newOpener()
+				items = make([]rxItem, 64)
+				batchScratch = make([]byte, 64*2048)
 			}
-			if e.isV1 {
-				continue
-			}
+			e.handleNativeBatch(buf[:n], seg, from, items, batchScratch, op)
+			continue
 		}
 		for off := 0; off < n; off += seg {
 			d := buf[off:min(off+seg, n)]
 			e.c.rxDatagrams.Add(1)
-			if e.isV1 {
-				e.handleV1(d, from, scratch, scratch2)
-			} else {
-				e.handleNative(d, from, scratch)
-			}
+			e.handleNative(d, from, scratch)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"errors"
+	"net"
 	"net/netip"
 
 	"github.com/rocksclusters/vcluster/src/internal/overlay/udp"
@@ -202,54 +204,73 @@ func (e *Edge) registerAllV1(deregister bool) {
 	}
 }
 
-func (e *Edge) handleV1(d []byte, from netip.AddrPort, scratch, scratch2 []byte) {
-	if f := e.decodeV1(d, from, scratch, scratch2); f != nil {
-		e.writeTap(f)
-	}
-}
-
-// rxBatchV1 handles a GRO read of many v1 datagrams (from one of our
-// edges, which sends in GSO batches): both cores decrypt, one half each,
-// then the frames go to the TAP device in order.
-type rxBatch struct {
-	frames  [udp.MaxSegments * 2][]byte
-	plain   []byte // slot i at i*rxSlot
-	tmp     [2][]byte
-	jobs    chan rxJob
-	done    chan struct{}
-	started bool
-}
-
-const rxSlot = 16384 // > the largest v1 frame (MTU 9000 + 14)
-
-type rxJob struct {
-	b          []byte
-	seg, first int
-	last       int
-	from       netip.AddrPort
-}
-
-func (e *Edge) rxBatchV1(r *rxBatch, b []byte, seg int, from netip.AddrPort) {
-	count := (len(b) + seg - 1) / seg
-	if count > len(r.frames) {
-		count = len(r.frames)
-	}
-	if !r.started {
-		r.started = true
-		r.plain = make([]byte, len(r.frames)*rxSlot)
-		r.tmp = [2][]byte{make([]byte, 65536), make([]byte, 65536)}
-		r.jobs, r.done = make(chan rxJob), make(chan struct{})
-		go func() {
-			for j := range r.jobs {
-				e.decodeRange(r, j, 1)
-				r.done <- struct{}{}
+// udpLoopV1 reads many datagrams per syscall (recvmmsg, and GRO when our
+// own edges send in GSO runs); when several are waiting, both cores
+// decrypt, one half each, then the frames go to the TAP device in order.
+func (e *Edge) udpLoopV1() error {
+	b := udp.NewBatch(16, 65536)
+	var r rxBatch
+	r.init(e)
+	defer close(r.jobs)
+	for {
+		n, err := e.conn.ReadBatch(b)
+		if err != nil {
+			if e.closing.Load() || errors.Is(err, net.ErrClosed) {
+				return err
 			}
-		}()
+			continue
+		}
+		r.dgs, r.froms = r.dgs[:0], r.froms[:0]
+		for i := 0; i < n; i++ {
+			seg := max(b.Segs[i], 1)
+			for off := 0; off < b.Sizes[i] && len(r.dgs) < cap(r.dgs); off += seg {
+				r.dgs = append(r.dgs, b.Bufs[i][off:min(off+seg, b.Sizes[i])])
+				r.froms = append(r.froms, b.Froms[i])
+			}
+		}
+		e.rxBatchV1(&r)
 	}
-	half := count / 2
-	r.jobs <- rxJob{b: b, seg: seg, first: half, last: count, from: from}
-	e.decodeRange(r, rxJob{b: b, seg: seg, first: 0, last: half, from: from}, 0)
-	<-r.done
+}
+
+type rxBatch struct {
+	dgs    [][]byte
+	froms  []netip.AddrPort
+	frames [][]byte
+	plain  []byte // slot i at i*rxSlot
+	tmp    [2][]byte
+	jobs   chan [2]int
+	done   chan struct{}
+}
+
+const (
+	rxSlot     = 16384 // > the largest v1 frame (MTU 9000 + 14)
+	rxBatchMax = 128
+)
+
+func (r *rxBatch) init(e *Edge) {
+	r.dgs, r.froms = make([][]byte, 0, rxBatchMax), make([]netip.AddrPort, 0, rxBatchMax)
+	r.frames = make([][]byte, rxBatchMax)
+	r.plain = make([]byte, rxBatchMax*rxSlot)
+	r.tmp = [2][]byte{make([]byte, 65536), make([]byte, 65536)}
+	r.jobs, r.done = make(chan [2]int), make(chan struct{})
+	go func() {
+		for j := range r.jobs {
+			e.decodeRange(r, j[0], j[1], 1)
+			r.done <- struct{}{}
+		}
+	}()
+}
+
+func (e *Edge) rxBatchV1(r *rxBatch) {
+	count := len(r.dgs)
+	if count >= v1Parallel {
+		half := count / 2
+		r.jobs <- [2]int{half, count}
+		e.decodeRange(r, 0, half, 0)
+		<-r.done
+	} else {
+		e.decodeRange(r, 0, count, 0)
+	}
 	for i := 0; i < count; i++ {
 		if r.frames[i] != nil {
 			e.writeTap(r.frames[i])
@@ -257,11 +278,10 @@ func (e *Edge) rxBatchV1(r *rxBatch, b []byte, seg int, from netip.AddrPort) {
 	}
 }
 
-func (e *Edge) decodeRange(r *rxBatch, j rxJob, t int) {
-	for i := j.first; i < j.last; i++ {
-		d := j.b[i*j.seg : min((i+1)*j.seg, len(j.b))]
+func (e *Edge) decodeRange(r *rxBatch, first, last, t int) {
+	for i := first; i < last; i++ {
 		e.c.rxDatagrams.Add(1)
-		r.frames[i] = e.decodeV1(d, j.from, r.plain[i*rxSlot:(i+1)*rxSlot], r.tmp[t])
+		r.frames[i] = e.decodeV1(r.dgs[i], r.froms[i], r.plain[i*rxSlot:(i+1)*rxSlot], r.tmp[t])
 	}
 }
 

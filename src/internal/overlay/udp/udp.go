@@ -140,3 +140,90 @@ func groSize(oob []byte) int {
 	}
 	return 0
 }
+
+// mmsghdr is struct mmsghdr (x/sys/unix has no type for it).
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+// Batch reads several datagrams per syscall (recvmmsg). Its buffers are
+// allocated once; Read fills Bufs[i][:Sizes[i]], Segs[i] (GRO segment
+// size) and Froms[i] for the first n messages.
+type Batch struct {
+	Bufs  [][]byte
+	Sizes []int
+	Segs  []int
+	Froms []netip.AddrPort
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet4
+	oobs  [][]byte
+}
+
+// NewBatch makes room for n messages of size bytes each.
+func NewBatch(n, size int) *Batch {
+	b := &Batch{Bufs: make([][]byte, n), Sizes: make([]int, n), Segs: make([]int, n), Froms: make([]netip.AddrPort, n),
+		hdrs: make([]mmsghdr, n), iovs: make([]unix.Iovec, n), names: make([]unix.RawSockaddrInet4, n), oobs: make([][]byte, n)}
+	for i := range b.hdrs {
+		b.Bufs[i] = make([]byte, size)
+		b.oobs[i] = make([]byte, OOBSize)
+		b.iovs[i].Base = &b.Bufs[i][0]
+		b.iovs[i].SetLen(size)
+	}
+	return b
+}
+
+// ReadBatch waits for at least one datagram and returns how many messages
+// it read.
+func (c *Conn) ReadBatch(b *Batch) (int, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	for i := range b.hdrs {
+		h := &b.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
+		h.Namelen = unix.SizeofSockaddrInet4
+		h.Iov = &b.iovs[i]
+		h.Iovlen = 1
+		h.Control = &b.oobs[i][0]
+		h.SetControllen(OOBSize)
+		h.Flags = 0
+	}
+	var n int
+	var serr error
+	err = rc.Read(func(fd uintptr) bool {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
+			unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EAGAIN {
+			return false // wait for the socket to be readable
+		}
+		n, serr = int(r), nil
+		if e != 0 {
+			serr = e
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	if serr != nil {
+		return 0, serr
+	}
+	for i := 0; i < n; i++ {
+		m := &b.hdrs[i]
+		b.Sizes[i] = int(m.n)
+		b.Segs[i] = int(m.n)
+		if c.gro {
+			if s := groSize(b.oobs[i][:m.hdr.Controllen]); s > 0 {
+				b.Segs[i] = s
+			}
+		}
+		sa := &b.names[i]
+		port := uint16(sa.Port>>8 | sa.Port<<8) // network order
+		b.Froms[i] = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port)
+	}
+	return n, nil
+}

@@ -59,3 +59,43 @@ func TestBatchRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestReadBatch(t *testing.T) {
+	rx, err := Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	tx, err := Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(rx.Port()))
+	for i := 0; i < 10; i++ {
+		if err := tx.WriteTo(bytes.Repeat([]byte{byte(i)}, 100+i), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := NewBatch(8, 65536)
+	got := 0
+	_ = rx.SetReadDeadline(time.Now().Add(3 * time.Second))
+	for got < 10 {
+		n, err := rx.ReadBatch(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < n; i++ {
+			for off := 0; off < b.Sizes[i]; off += b.Segs[i] {
+				d := b.Bufs[i][off:min(off+b.Segs[i], b.Sizes[i])]
+				if len(d) != 100+got || d[0] != byte(got) {
+					t.Fatalf("datagram %d: len %d first %d", got, len(d), d[0])
+				}
+				if b.Froms[i].Port() != uint16(tx.Port()) || b.Froms[i].Addr().String() != "127.0.0.1" {
+					t.Fatalf("from %v", b.Froms[i])
+				}
+				got++
+			}
+		}
+	}
+}
