@@ -22,7 +22,7 @@ import (
 
 // Defaults of Options.
 const (
-	DefaultConcurrency  = 32
+	DefaultConcurrency  = 128
 	DefaultCallTimeout  = 30 * time.Second
 	DefaultBridge       = "eth0" // Rocks' Xen containers bridge the private network as eth0
 	DefaultPublicBridge = "eth1"
