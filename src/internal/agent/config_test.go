@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -91,4 +92,26 @@ func TestLoadavgPath(t *testing.T) {
 			t.Fatalf("New with loadavg_path %s: %v", bad, err)
 		}
 	}
+}
+
+// FuzzParseLoadAvg: never panics; what it accepts is three finite,
+// non-negative numbers (a NaN would make a container look idle).
+func FuzzParseLoadAvg(f *testing.F) {
+	for _, s := range []string{"0.52 0.58 0.59 1/467 12345\n", "7.50 3.25 1.00", "NaN 1 1", "1 2", "-1 0 0", "+Inf 0 0", "1e308 1e308 1e308 x"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l1, l5, l15, err := parseLoadAvg(b)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error spans lines: %q", err)
+			}
+			return
+		}
+		for _, v := range []float64{l1, l5, l15} {
+			if !(v >= 0) || math.IsInf(v, 0) {
+				t.Fatalf("accepted %v from %q", v, b)
+			}
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -317,20 +318,29 @@ func (s *Server) loadAvg() (l1, l5, l15 float64) {
 	return
 }
 
-// readLoadAvg parses the first three fields of a /proc/loadavg-style file.
+// readLoadAvg reads a /proc/loadavg-style file.
 func readLoadAvg(path string) (l1, l5, l15 float64, err error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return
 	}
+	if l1, l5, l15, err = parseLoadAvg(b); err != nil {
+		err = fmt.Errorf("%s: %v", path, err)
+	}
+	return
+}
+
+// parseLoadAvg reads the first three fields: finite, non-negative numbers.
+func parseLoadAvg(b []byte) (l1, l5, l15 float64, err error) {
 	f := strings.Fields(string(b))
 	if len(f) < 3 {
-		return 0, 0, 0, fmt.Errorf("%s: want three load averages, got %q", path, truncate(string(b)))
+		return 0, 0, 0, fmt.Errorf("want three load averages, got %q", truncate(string(b)))
 	}
 	var v [3]float64
 	for i := range v {
-		if v[i], err = strconv.ParseFloat(f[i], 64); err != nil || v[i] < 0 {
-			return 0, 0, 0, fmt.Errorf("%s: bad load average %q", path, truncate(f[i]))
+		v[i], err = strconv.ParseFloat(f[i], 64)
+		if err != nil || !(v[i] >= 0) || math.IsInf(v[i], 0) {
+			return 0, 0, 0, fmt.Errorf("bad load average %q", truncate(f[i]))
 		}
 	}
 	return v[0], v[1], v[2], nil

@@ -75,3 +75,23 @@ func TestSyncOverTLS(t *testing.T) {
 		t.Fatalf("calls after the failed syncs: %v", c)
 	}
 }
+
+// FuzzAgentURL: never panics; an accepted address gives an http(s) URL
+// ending in /RPC2 that is accepted again unchanged.
+func FuzzAgentURL(f *testing.F) {
+	for _, s := range []string{"198.18.0.10:8677", "https://h:1", "http://h:1/", "ftp://x", "https://", "h:1/other", "[::1]:8677"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := controller.AgentURL(s)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") || !strings.HasSuffix(u, "/RPC2") {
+			t.Fatalf("AgentURL(%q) = %q", s, u)
+		}
+		if again, err := controller.AgentURL(u); err != nil || again != u {
+			t.Fatalf("AgentURL(%q) = %q, again %q %v", s, u, again, err)
+		}
+	})
+}
