@@ -148,7 +148,11 @@ func New(cfg *config.Resolved, key []byte, logger *log.Logger) (*Edge, error) {
 		return nil, err
 	}
 	e.c.keyReloads.Store(0)
-	dev, err := tap.Open(cfg.Device, !e.isV1)
+	offload := tap.OffloadNative
+	if e.isV1 {
+		offload = tap.OffloadV1
+	}
+	dev, err := tap.Open(cfg.Device, offload)
 	if err != nil {
 		return nil, err
 	}
@@ -443,12 +447,16 @@ func (e *Edge) udpLoop() error {
 	}
 }
 
-func (e *Edge) writeTap(b []byte) {
+func (e *Edge) writeTap(b []byte) { e.writeTapFrames(b, 1) }
+
+// writeTapFrames writes b, which carries frames frames (a coalesced
+// super-frame carries many).
+func (e *Edge) writeTapFrames(b []byte, frames int) {
 	if _, err := e.dev.Write(b); err != nil {
-		e.c.dropTapErr.Add(1)
+		e.c.dropTapErr.Add(uint64(frames))
 		return
 	}
-	e.c.tapOut.Add(1)
+	e.c.tapOut.Add(uint64(frames))
 }
 
 func (e *Edge) send(b []byte, to netip.AddrPort) {

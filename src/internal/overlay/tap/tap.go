@@ -32,10 +32,18 @@ type Device struct {
 	Vnet bool
 }
 
-// Open creates (or attaches to) TAP device name. With offload it asks for
-// virtio-net headers and TSO/checksum offload.
-func Open(name string, offload bool) (*Device, error) {
-	if !offload {
+// Offloads the edge asks for: native carries any super-frame whole; v1
+// cuts TCP/IPv4 super-frames itself and leaves IPv6 to the kernel.
+const (
+	OffloadNone   = 0
+	OffloadNative = unix.TUN_F_CSUM | unix.TUN_F_TSO4 | unix.TUN_F_TSO6
+	OffloadV1     = unix.TUN_F_CSUM | unix.TUN_F_TSO4
+)
+
+// Open creates (or attaches to) TAP device name. With offload (TUN_F_*
+// bits) it asks for virtio-net headers and those offloads.
+func Open(name string, offload int) (*Device, error) {
+	if offload == OffloadNone {
 		ifc, err := water.New(water.Config{DeviceType: water.TAP,
 			PlatformSpecificParams: water.PlatformSpecificParams{Name: name}})
 		if err != nil {
@@ -63,7 +71,7 @@ func Open(name string, offload bool) (*Device, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("tap %s: TUNSETVNETHDRSZ: %v", name, err)
 	}
-	if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, unix.TUN_F_CSUM|unix.TUN_F_TSO4|unix.TUN_F_TSO6); err != nil {
+	if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, offload); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("tap %s: TUNSETOFFLOAD: %v", name, err)
 	}
