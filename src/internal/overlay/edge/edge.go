@@ -122,6 +122,7 @@ type counters struct {
 	dropPeersFull, dropReasm       *atomic.Uint64
 	dropSendErr, dropTapErr        *atomic.Uint64
 	mssClamped                     *atomic.Uint64
+	tapSuperIn, tapSuperOut        *atomic.Uint64
 	registers, registerAcks        *atomic.Uint64
 	pings, pongs, addrChanges      *atomic.Uint64
 	keyReloads                     *atomic.Uint64
@@ -183,6 +184,7 @@ func (e *Edge) initCounters() {
 	c.dropPeersFull, c.dropReasm = s.Counter("drop_peer_table_full"), s.Counter("drop_reassembly")
 	c.dropSendErr, c.dropTapErr = s.Counter("drop_send_error"), s.Counter("drop_tap_error")
 	c.mssClamped = s.Counter("tcp_mss_clamped")
+	c.tapSuperIn, c.tapSuperOut = s.Counter("tap_superframes_in"), s.Counter("tap_superframes_out")
 	c.registers, c.registerAcks = s.Counter("supernode_registers"), s.Counter("supernode_acks")
 	c.pings, c.pongs, c.addrChanges = s.Counter("pings"), s.Counter("pongs"), s.Counter("own_address_changes")
 	c.keyReloads = s.Counter("key_reloads")

@@ -113,6 +113,7 @@ func (e *Edge) readV1(t *txBatchV1, b []byte, seg *offload.Segmenter) {
 		e.c.dropMalformed.Add(1)
 		return
 	}
+	e.c.tapSuperIn.Add(1)
 	for {
 		if t.count == v1Slots {
 			e.sealSendV1(t)
@@ -347,9 +348,7 @@ func (e *Edge) rxBatchV1(r *rxBatch) {
 		if f == nil || co.Append(f) {
 			continue
 		}
-		if segs := co.Pending(); segs > 0 {
-			e.writeTapFrames(co.Flush(), segs)
-		}
+		e.flushCoalesced(co)
 		if co.Start(f) {
 			continue
 		}
@@ -357,9 +356,18 @@ func (e *Edge) rxBatchV1(r *rxBatch) {
 		clear(b[:tap.VnetHdrLen])
 		e.writeTap(b)
 	}
-	if segs := co.Pending(); segs > 0 {
-		e.writeTapFrames(co.Flush(), segs)
+	e.flushCoalesced(co)
+}
+
+func (e *Edge) flushCoalesced(co *offload.Coalescer) {
+	segs := co.Pending()
+	if segs == 0 {
+		return
 	}
+	if segs > 1 {
+		e.c.tapSuperOut.Add(1)
+	}
+	e.writeTapFrames(co.Flush(), segs)
 }
 
 func (e *Edge) decodeRange(r *rxBatch, first, last, t int) {

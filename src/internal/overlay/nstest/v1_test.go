@@ -17,6 +17,14 @@ func TestV1OurEdgesDebianSupernode(t *testing.T) {
 	waitPing(t, c, a.overlay, 5*time.Second)
 	tcpCheck(t, a, c, 5201)
 	tcpCheck(t, c, a, 5202)
+	// The TCP runs went through our offloads: the sender read super-frames
+	// from its TAP device and cut them, the receiver wrote coalesced ones.
+	for _, h := range []*host{a, c} {
+		m := counters(t, b.statusPath(h))
+		if m["tap_superframes_in"] == 0 || m["tap_superframes_out"] == 0 || m["drop_tap_error"] != 0 {
+			t.Errorf("edge %s: offloads unused or failing: %v", h.ip, m)
+		}
+	}
 }
 
 // Debian's edges with our supernode.
