@@ -286,15 +286,23 @@ func (e *Edge) udpLoopV1() error {
 			}
 			continue
 		}
+		// One read can hold more datagrams than a batch (16 GRO buffers
+		// of up to 64 KiB): handle them a batch at a time, dropping none.
 		r.dgs, r.froms = r.dgs[:0], r.froms[:0]
 		for i := 0; i < n; i++ {
 			seg := max(b.Segs[i], 1)
-			for off := 0; off < b.Sizes[i] && len(r.dgs) < cap(r.dgs); off += seg {
+			for off := 0; off < b.Sizes[i]; off += seg {
+				if len(r.dgs) == cap(r.dgs) {
+					e.rxBatchV1(&r)
+					r.dgs, r.froms = r.dgs[:0], r.froms[:0]
+				}
 				r.dgs = append(r.dgs, b.Bufs[i][off:min(off+seg, b.Sizes[i])])
 				r.froms = append(r.froms, b.Froms[i])
 			}
 		}
-		e.rxBatchV1(&r)
+		if len(r.dgs) > 0 {
+			e.rxBatchV1(&r)
+		}
 	}
 }
 
