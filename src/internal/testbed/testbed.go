@@ -479,7 +479,7 @@ func (h *Host) StartCmd(cmd *exec.Cmd) (*Proc, error) {
 	if h.bed.closed {
 		return nil, errors.New("test bed closed")
 	}
-	p, err := startProc(cmd)
+	p, err := netns.Launch(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("start %v: %v", cmd.Args, err)
 	}

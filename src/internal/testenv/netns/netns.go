@@ -86,18 +86,14 @@ func (n *NS) Start(name string, args ...string) *Proc {
 	return StartCmd(n.t, n.Command(name, args...))
 }
 
-// StartCmd starts cmd in the background (its own process group, so that
-// `ip netns exec` and its child are stopped together) and stops it at
-// cleanup.
+// StartCmd is Launch that fails the test on error and stops the process at
+// cleanup (showing its output if the test failed).
 func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 	t.Helper()
-	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.Out, p.Out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	p, err := Launch(cmd)
+	if err != nil {
 		t.Fatalf("start %v: %v", cmd.Args, err)
 	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Stop()
 		if t.Failed() {
@@ -105,6 +101,26 @@ func StartCmd(t testing.TB, cmd *exec.Cmd) *Proc {
 		}
 	})
 	return p
+}
+
+// Launch starts cmd in the background in its own process group, so that
+// `ip netns exec` and its child are stopped together. Output goes to p.Out
+// unless cmd already has Stdout or Stderr. The caller stops it; code
+// without a testing.T (the test bed) uses this directly.
+func Launch(cmd *exec.Cmd) (*Proc, error) {
+	p := &Proc{Cmd: cmd, Out: &SyncBuffer{}, done: make(chan struct{})}
+	if cmd.Stdout == nil {
+		cmd.Stdout = p.Out
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = p.Out
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	return p, nil
 }
 
 // Signal sends sig to the process group.
@@ -143,6 +159,9 @@ func (p *Proc) Exited() (bool, error) {
 		return false, nil
 	}
 }
+
+// Done is closed when the process ends.
+func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Veth joins two namespaces with a veth pair. Addresses are CIDR strings
 // ("198.18.0.1/24"); an empty address leaves that end unaddressed. It
