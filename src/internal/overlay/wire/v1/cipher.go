@@ -1,6 +1,8 @@
 package v1
 
 import (
+	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 
 	"golang.org/x/crypto/twofish"
@@ -55,36 +57,38 @@ func (c *Cipher) Encrypt(dst, src []byte) int {
 	if r == 0 {
 		full-- // the last full block goes through the same CBC step below
 	}
-	var prev [blockSize]byte // zero IV
+	// CBC, each block encrypted straight into dst; the previous ciphertext
+	// block is read back from dst (xor16: two 8-byte words).
 	var x [blockSize]byte
+	prev := zeroIV[:]
 	for i := 0; i < full; i++ {
-		s := src[i*blockSize : (i+1)*blockSize]
-		for j := range x {
-			x[j] = s[j] ^ prev[j]
-		}
-		c.b.Encrypt(prev[:], x[:])
-		copy(dst[i*blockSize:], prev[:])
+		d := dst[i*blockSize : (i+1)*blockSize]
+		xor16(x[:], src[i*blockSize:(i+1)*blockSize], prev)
+		c.b.Encrypt(d, x[:])
+		prev = d
 	}
 	off := full * blockSize
 	if r == 0 {
-		s := src[off : off+blockSize]
-		for j := range x {
-			x[j] = s[j] ^ prev[j]
-		}
+		xor16(x[:], src[off:off+blockSize], prev)
 		c.b.Encrypt(dst[off:off+blockSize], x[:])
 		return n
 	}
 	// Stealing: C[n-1] = E((P_last || 0) ^ C[n-2]) takes C[n-2]'s place,
 	// and C[n-2]'s first r bytes become the short final block.
-	for j := range x {
-		x[j] = prev[j]
-	}
-	for j := 0; j < r; j++ {
-		x[j] ^= src[off+j]
-	}
-	c.b.Encrypt(dst[off-blockSize:off], x[:])
+	copy(x[:], prev)
+	subtle.XORBytes(x[:r], x[:r], src[off:n])
 	copy(dst[off:off+r], prev[:r])
+	c.b.Encrypt(dst[off-blockSize:off], x[:])
 	return n
+}
+
+var zeroIV [blockSize]byte
+
+// xor16 sets d = a ^ b for one block, in two 8-byte words (inlined).
+func xor16(d, a, b []byte) {
+	_, _, _ = d[15], a[15], b[15]
+	binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(a)^binary.LittleEndian.Uint64(b))
+	binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(a[8:])^binary.LittleEndian.Uint64(b[8:]))
 }
 
 // Decrypt reverses Encrypt into dst (len(dst) >= len(src)) and returns the
@@ -101,33 +105,22 @@ func (c *Cipher) Decrypt(dst, src []byte) (int, error) {
 	}
 	full := n / blockSize
 	r := n % blockSize
+	cbc := full - 1 // plain CBC blocks before the stolen one
 	if r == 0 {
-		var prev [blockSize]byte
-		for i := 0; i < full; i++ {
-			s := src[i*blockSize : (i+1)*blockSize]
-			d := dst[i*blockSize : (i+1)*blockSize]
-			var cur [blockSize]byte
-			copy(cur[:], s)
-			c.b.Decrypt(d, s)
-			for j := range d {
-				d[j] ^= prev[j]
-			}
-			prev = cur
-		}
-		return n, nil
+		cbc = full
 	}
-	// Plain CBC up to the block before the stolen one.
-	var prev [blockSize]byte
-	for i := 0; i < full-1; i++ {
+	// dst and src do not overlap: the previous ciphertext block is read
+	// from src, no copies.
+	prev := zeroIV[:]
+	for i := 0; i < cbc; i++ {
 		s := src[i*blockSize : (i+1)*blockSize]
 		d := dst[i*blockSize : (i+1)*blockSize]
-		var cur [blockSize]byte
-		copy(cur[:], s)
 		c.b.Decrypt(d, s)
-		for j := range d {
-			d[j] ^= prev[j]
-		}
-		prev = cur
+		xor16(d, d, prev)
+		prev = s
+	}
+	if r == 0 {
+		return n, nil
 	}
 	off := (full - 1) * blockSize
 	var y, cn1 [blockSize]byte
@@ -135,13 +128,9 @@ func (c *Cipher) Decrypt(dst, src []byte) (int, error) {
 	last := src[off+blockSize : n]
 	copy(cn1[:], last)
 	copy(cn1[r:], y[r:])
-	for j := 0; j < r; j++ {
-		dst[off+blockSize+j] = last[j] ^ y[j]
-	}
+	subtle.XORBytes(dst[off+blockSize:n], last, y[:r])
 	d := dst[off : off+blockSize]
 	c.b.Decrypt(d, cn1[:])
-	for j := range d {
-		d[j] ^= prev[j]
-	}
+	xor16(d, d, prev)
 	return n, nil
 }
