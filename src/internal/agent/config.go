@@ -5,12 +5,9 @@ package agent
 
 import (
 	"errors"
-	"fmt"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/rocksclusters/vcluster/src/internal/tomlconf"
 )
 
 // Config is /etc/vcluster/agent.toml; roll/etc/agent.toml documents every
@@ -42,16 +39,7 @@ type Config struct {
 }
 
 // Duration reads "10s"-style TOML strings.
-type Duration struct{ time.Duration }
-
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
+type Duration = tomlconf.Duration
 
 // DefaultPort is where agents listen unless told otherwise.
 const DefaultPort = "8677"
@@ -70,11 +58,11 @@ func Defaults() Config {
 		HVMLoader:       "/usr/lib/xen/boot/hvmloader",
 		MaxBodyBytes:    1 << 20,
 		MaxConcurrent:   16,
-		ReadTimeout:     Duration{10 * time.Second},
-		WriteTimeout:    Duration{120 * time.Second},
-		ReplayWindow:    Duration{5 * time.Minute},
+		ReadTimeout:     Duration{Duration: 10 * time.Second},
+		WriteTimeout:    Duration{Duration: 120 * time.Second},
+		ReplayWindow:    Duration{Duration: 5 * time.Minute},
 		MaxNonces:       100000,
-		ShutdownTimeout: Duration{30 * time.Second},
+		ShutdownTimeout: Duration{Duration: 30 * time.Second},
 	}
 }
 
@@ -82,17 +70,8 @@ func Defaults() Config {
 // misspelt limit never silently falls back to its default.
 func LoadConfig(path string) (Config, error) {
 	c := Defaults()
-	md, err := toml.DecodeFile(path, &c)
-	if err != nil {
-		return c, fmt.Errorf("%s: %v", path, err)
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return c, fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	if err := tomlconf.Decode(path, &c); err != nil {
+		return c, err
 	}
 	return c, c.Validate()
 }

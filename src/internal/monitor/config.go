@@ -9,11 +9,10 @@ package monitor
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/rocksclusters/vcluster/src/internal/tomlconf"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/controller"
@@ -38,29 +37,20 @@ type Config struct {
 }
 
 // Duration reads "10s"-style TOML strings.
-type Duration struct{ time.Duration }
-
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
+type Duration = tomlconf.Duration
 
 // Defaults: a dead container is noticed within interval*dead_after
 // (15 s) plus one call timeout, and its guests start elsewhere right
 // after: well inside 30 s.
 func Defaults() Config {
 	return Config{
-		Interval:     Duration{5 * time.Second},
-		CallTimeout:  Duration{3 * time.Second},
+		Interval:     Duration{Duration: 5 * time.Second},
+		CallTimeout:  Duration{Duration: 3 * time.Second},
 		DeadAfter:    3,
 		Concurrency:  64,
-		LockWait:     Duration{30 * time.Second},
+		LockWait:     Duration{Duration: 30 * time.Second},
 		OverloadLoad: 2.0,
-		OverloadFor:  Duration{10 * time.Minute},
+		OverloadFor:  Duration{Duration: 10 * time.Minute},
 		Bridge:       controller.DefaultBridge,
 		PublicBridge: controller.DefaultPublicBridge,
 		Boot:         controller.DefaultBoot,
@@ -70,17 +60,8 @@ func Defaults() Config {
 // LoadConfig reads path over the defaults; unknown keys are an error.
 func LoadConfig(path string) (Config, error) {
 	c := Defaults()
-	md, err := toml.DecodeFile(path, &c)
-	if err != nil {
-		return c, fmt.Errorf("%s: %v", path, oneLine(err.Error()))
-	}
-	if und := md.Undecoded(); len(und) > 0 {
-		keys := make([]string, len(und))
-		for i, k := range und {
-			keys[i] = k.String()
-		}
-		sort.Strings(keys)
-		return c, fmt.Errorf("%s: unknown key(s): %s", path, strings.Join(keys, ", "))
+	if err := tomlconf.Decode(path, &c); err != nil {
+		return c, err
 	}
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("%s: %v", path, err)

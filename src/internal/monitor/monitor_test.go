@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { os.Exit(mariadb.RunMain(m)) }
 
 func TestTracker(t *testing.T) {
 	c := Defaults()
-	c.DeadAfter, c.OverloadLoad, c.OverloadFor = 3, 1.5, Duration{time.Minute}
+	c.DeadAfter, c.OverloadLoad, c.OverloadFor = 3, 1.5, Duration{Duration: time.Minute}
 	tr := newTracker(c)
 	t0 := time.Unix(1e9, 0)
 	idle := agentapi.HostStatus{CPUs: 4, Load1: 1}
@@ -139,7 +139,7 @@ func TestDeadContainerRelocation(t *testing.T) {
 	l.Release()
 
 	cfg := Defaults()
-	cfg.Interval, cfg.CallTimeout, cfg.DeadAfter = Duration{200 * time.Millisecond}, Duration{time.Second}, 2
+	cfg.Interval, cfg.CallTimeout, cfg.DeadAfter = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}, 2
 	logs := &syncWriter{w: &strings.Builder{}}
 	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
 	done := make(chan error, 1)
@@ -271,8 +271,8 @@ func TestOverloadRelocation(t *testing.T) {
 	l.Release()
 
 	cfg := Defaults()
-	cfg.Interval, cfg.CallTimeout = Duration{200 * time.Millisecond}, Duration{time.Second}
-	cfg.OverloadLoad, cfg.OverloadFor = 2.0, Duration{1500 * time.Millisecond}
+	cfg.Interval, cfg.CallTimeout = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}
+	cfg.OverloadLoad, cfg.OverloadFor = 2.0, Duration{Duration: 1500 * time.Millisecond}
 	logs := &syncWriter{w: &strings.Builder{}}
 	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
 	done := make(chan error, 1)
