@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/agent"
 	"github.com/rocksclusters/vcluster/src/internal/auth"
+	"github.com/rocksclusters/vcluster/src/internal/daemon"
 	"github.com/rocksclusters/vcluster/src/internal/version"
 )
 
@@ -30,12 +30,7 @@ type fileList []string
 func (f *fileList) String() string     { return strings.Join(*f, ",") }
 func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "vcluster-agent:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("vcluster-agent", run) }
 
 func run() error {
 	fs := flag.NewFlagSet("vcluster-agent", flag.ContinueOnError)
@@ -45,30 +40,13 @@ func run() error {
 	uri := fs.String("libvirt-uri", "", "libvirt `URI` (xen:///system, test:///default), overrides libvirt_uri")
 	var trust fileList
 	fs.Var(&trust, "trust", "trust the site key in `FILE` (repeatable; added to trusted_keys)")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errors.New("bad arguments (see -h)")
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if *showVersion {
-		fmt.Println(version.String())
-		return nil
+	if done, err := daemon.Parse(fs, os.Args[1:]); done || err != nil {
+		return err
 	}
 
-	cfg := agent.Defaults()
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	if _, err := os.Stat(*configPath); err == nil || explicit {
-		c, err := agent.LoadConfig(*configPath)
-		if err != nil {
-			return err
-		}
-		cfg = c
+	cfg, err := daemon.Config(fs, *configPath, agent.Defaults(), agent.LoadConfig)
+	if err != nil {
+		return err
 	}
 	if *listen != "" {
 		cfg.Listen = *listen

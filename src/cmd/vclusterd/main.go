@@ -8,14 +8,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/rocksclusters/vcluster/src/internal/daemon"
 	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/monitor"
 	"github.com/rocksclusters/vcluster/src/internal/version"
@@ -23,40 +22,18 @@ import (
 
 const defaultConfig = "/etc/vcluster/vclusterd.toml"
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "vclusterd:", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("vclusterd", run) }
 
 func run() error {
 	fs := flag.NewFlagSet("vclusterd", flag.ContinueOnError)
 	configPath := fs.String("config", defaultConfig, "TOML configuration `file` (missing default file: built-in defaults)")
 	once := fs.Bool("once", false, "poll once, act on it, and exit")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errors.New("bad arguments (see -h)")
+	if done, err := daemon.Parse(fs, os.Args[1:]); done || err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if *showVersion {
-		fmt.Println(version.String())
-		return nil
-	}
-	cfg := monitor.Defaults()
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	if _, err := os.Stat(*configPath); err == nil || explicit {
-		c, err := monitor.LoadConfig(*configPath)
-		if err != nil {
-			return err
-		}
-		cfg = c
+	cfg, err := daemon.Config(fs, *configPath, monitor.Defaults(), monitor.LoadConfig)
+	if err != nil {
+		return err
 	}
 	dsn, err := db.ResolveDSN(cfg.DSN)
 	if err != nil {
