@@ -387,16 +387,25 @@ func makeDisk(path string, size int64) error {
 	return f.Close()
 }
 
-// Start boots a defined guest; a running guest is left alone and a
-// paused one resumed.
-func (h *Hypervisor) Start(name string) error {
+// onGuest runs fn on the named guest and its state, one state-changing
+// operation at a time.
+func (h *Hypervisor) onGuest(name string, fn func(*libvirt.Libvirt, libvirt.Domain, libvirt.DomainState) error) error {
 	h.ops.Lock()
 	defer h.ops.Unlock()
 	return h.do(name, func(l *libvirt.Libvirt) error {
 		d, st, err := h.state(l, name)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
+		}
+		return fn(l, d, st)
+	})
+}
+
+// Start boots a defined guest; a running guest is left alone and a
+// paused one resumed.
+func (h *Hypervisor) Start(name string) error {
+	return h.onGuest(name, func(l *libvirt.Libvirt, d libvirt.Domain, st libvirt.DomainState) error {
+		switch {
 		case st == libvirt.DomainPaused:
 			return l.DomainResume(d)
 		case active(st):
@@ -409,12 +418,9 @@ func (h *Hypervisor) Start(name string) error {
 // Shutdown asks the guest OS to power off (ACPI / Xen shutdown); a
 // stopped guest is left alone.
 func (h *Hypervisor) Shutdown(name string) error {
-	h.ops.Lock()
-	defer h.ops.Unlock()
-	return h.do(name, func(l *libvirt.Libvirt) error {
-		d, st, err := h.state(l, name)
-		if err != nil || !active(st) {
-			return err
+	return h.onGuest(name, func(l *libvirt.Libvirt, d libvirt.Domain, st libvirt.DomainState) error {
+		if !active(st) {
+			return nil
 		}
 		return l.DomainShutdown(d)
 	})
@@ -422,12 +428,9 @@ func (h *Hypervisor) Shutdown(name string) error {
 
 // Destroy powers the guest off at once; a stopped guest is left alone.
 func (h *Hypervisor) Destroy(name string) error {
-	h.ops.Lock()
-	defer h.ops.Unlock()
-	return h.do(name, func(l *libvirt.Libvirt) error {
-		d, st, err := h.state(l, name)
-		if err != nil || !active(st) {
-			return err
+	return h.onGuest(name, func(l *libvirt.Libvirt, d libvirt.Domain, st libvirt.DomainState) error {
+		if !active(st) {
+			return nil
 		}
 		return l.DomainDestroy(d)
 	})
@@ -436,13 +439,7 @@ func (h *Hypervisor) Destroy(name string) error {
 // Undefine removes a stopped guest's definition. Its disk image stays
 // (see docs/agent-protocol.md): deleting data is not the agent's call.
 func (h *Hypervisor) Undefine(name string) error {
-	h.ops.Lock()
-	defer h.ops.Unlock()
-	return h.do(name, func(l *libvirt.Libvirt) error {
-		d, st, err := h.state(l, name)
-		if err != nil {
-			return err
-		}
+	return h.onGuest(name, func(l *libvirt.Libvirt, d libvirt.Domain, st libvirt.DomainState) error {
 		if active(st) {
 			return agentapi.Faultf(agentapi.FaultGuestActive, "guest %q is %s; shut it down or destroy it first", name, stateNames[st])
 		}
