@@ -34,7 +34,10 @@ const (
 	maxValues = 10000 // values in one call
 )
 
-var errTrailing = errors.New("content after </methodCall>")
+var (
+	errTrailing  = errors.New("content after </methodCall>")
+	errDirective = errors.New("DTDs and directives are not accepted")
+)
 
 type callDecoder struct {
 	d      *xml.Decoder
@@ -75,10 +78,7 @@ func DecodeCall(body []byte) (Call, error) {
 // comments and processing instructions; text there is an error.
 func (cd *callDecoder) next() (xml.Token, error) {
 	for {
-		tok, err := cd.d.Token()
-		if err == io.EOF {
-			return nil, errors.New("unexpected end of document")
-		}
+		tok, err := cd.token()
 		if err != nil {
 			return nil, err
 		}
@@ -91,9 +91,35 @@ func (cd *callDecoder) next() (xml.Token, error) {
 			}
 		case xml.Comment, xml.ProcInst:
 		case xml.Directive:
-			return nil, errors.New("DTDs and directives are not accepted")
+			return nil, errDirective
 		}
 	}
+}
+
+// token is the next token of any kind; the document may not end inside a
+// call.
+func (cd *callDecoder) token() (xml.Token, error) {
+	tok, err := cd.d.Token()
+	if err == io.EOF {
+		return nil, errors.New("unexpected end of document")
+	}
+	return tok, err
+}
+
+// item reads the next element of a list: the list's end tag (more is
+// false) or the start tag of one more item.
+func (cd *callDecoder) item(end, item string) (more bool, err error) {
+	tok, err := cd.next()
+	if err != nil {
+		return false, err
+	}
+	if e, ok := tok.(xml.EndElement); ok && e.Name.Local == end {
+		return false, nil
+	}
+	if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != item {
+		return false, fmt.Errorf("expected <%s>, got %s", item, describe(tok))
+	}
+	return true, nil
 }
 
 func (cd *callDecoder) expectStart(name string) error {
@@ -122,10 +148,7 @@ func (cd *callDecoder) expectEnd(name string) error {
 func (cd *callDecoder) text(name string) (string, error) {
 	var sb strings.Builder
 	for {
-		tok, err := cd.d.Token()
-		if err == io.EOF {
-			return "", errors.New("unexpected end of document")
-		}
+		tok, err := cd.token()
 		if err != nil {
 			return "", err
 		}
@@ -140,7 +163,7 @@ func (cd *callDecoder) text(name string) (string, error) {
 		case xml.StartElement:
 			return "", fmt.Errorf("unexpected <%s> inside <%s>", t.Name.Local, name)
 		case xml.Directive:
-			return "", errors.New("DTDs and directives are not accepted")
+			return "", errDirective
 		}
 	}
 }
@@ -161,26 +184,17 @@ func (cd *callDecoder) call() (Call, error) {
 	if c.Method == "" || len(c.Method) > 128 {
 		return c, errors.New("methodName is empty or too long")
 	}
-	tok, err := cd.next()
-	if err != nil {
+	// No <params> at all is a call without parameters.
+	if more, err := cd.item("methodCall", "params"); !more || err != nil {
 		return c, err
 	}
-	if e, ok := tok.(xml.EndElement); ok && e.Name.Local == "methodCall" {
-		return c, nil
-	}
-	if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != "params" {
-		return c, fmt.Errorf("expected <params>, got %s", describe(tok))
-	}
 	for {
-		tok, err := cd.next()
+		more, err := cd.item("params", "param")
 		if err != nil {
 			return c, err
 		}
-		if e, ok := tok.(xml.EndElement); ok && e.Name.Local == "params" {
+		if !more {
 			break
-		}
-		if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != "param" {
-			return c, fmt.Errorf("expected <param>, got %s", describe(tok))
 		}
 		if err := cd.expectStart("value"); err != nil {
 			return c, err
@@ -209,10 +223,7 @@ func (cd *callDecoder) value(depth int) (any, error) {
 	// Untyped <value>text</value> is a string; otherwise one typed element.
 	var text strings.Builder
 	for {
-		tok, err := cd.d.Token()
-		if err == io.EOF {
-			return nil, errors.New("unexpected end of document")
-		}
+		tok, err := cd.token()
 		if err != nil {
 			return nil, err
 		}
@@ -220,7 +231,7 @@ func (cd *callDecoder) value(depth int) (any, error) {
 		case xml.CharData:
 			text.Write(t)
 		case xml.Directive:
-			return nil, errors.New("DTDs and directives are not accepted")
+			return nil, errDirective
 		case xml.EndElement:
 			return text.String(), nil // </value>: the decoder checks pairing
 		case xml.StartElement:
@@ -287,15 +298,12 @@ func (cd *callDecoder) typed(kind string, depth int) (any, error) {
 func (cd *callDecoder) structValue(depth int) (any, error) {
 	m := map[string]any{}
 	for {
-		tok, err := cd.next()
+		more, err := cd.item("struct", "member")
 		if err != nil {
 			return nil, err
 		}
-		if e, ok := tok.(xml.EndElement); ok && e.Name.Local == "struct" {
+		if !more {
 			return m, nil
-		}
-		if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != "member" {
-			return nil, fmt.Errorf("expected <member>, got %s", describe(tok))
 		}
 		if err := cd.expectStart("name"); err != nil {
 			return nil, err
@@ -327,15 +335,12 @@ func (cd *callDecoder) arrayValue(depth int) (any, error) {
 	}
 	a := []any{}
 	for {
-		tok, err := cd.next()
+		more, err := cd.item("data", "value")
 		if err != nil {
 			return nil, err
 		}
-		if e, ok := tok.(xml.EndElement); ok && e.Name.Local == "data" {
+		if !more {
 			return a, cd.expectEnd("array")
-		}
-		if s, ok := tok.(xml.StartElement); !ok || s.Name.Local != "value" {
-			return nil, fmt.Errorf("expected <value>, got %s", describe(tok))
 		}
 		v, err := cd.value(depth + 1)
 		if err != nil {
