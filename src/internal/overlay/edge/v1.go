@@ -34,6 +34,7 @@ const (
 	v1Drain   = 48    // drain the TAP device while fewer frames wait
 	v1Slot    = 16384 // > the largest v1 frame (MTU 9000 + 14)
 	v1OutSlot = v1Slot + v1.HeaderLen + v1.LiteralOverhead + 16
+	v1ReadBuf = tap.VnetHdrLen + 14 + 4 + 65536 // virtio, Ethernet, VLAN tag, IP
 )
 
 // v1Parallel is the batch size from which Twofish runs on both cores: a
@@ -52,7 +53,10 @@ type txBatchV1 struct {
 }
 
 func (e *Edge) tapLoopV1() error {
-	rd := make([]byte, tap.VnetHdrLen+65536)
+	// A super-frame is up to 64 KiB of IP behind Ethernet and virtio-net
+	// headers: a smaller buffer truncates the largest ones, and TCP stalls
+	// on their retransmissions.
+	rd := make([]byte, v1ReadBuf)
 	t := &txBatchV1{in: make([]byte, v1Slots*v1Slot), out: make([]byte, v1Slots*v1OutSlot), helper: newSealer(e)}
 	defer t.helper.stop()
 	var seg offload.Segmenter
