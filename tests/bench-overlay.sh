@@ -71,10 +71,10 @@ measure() { # measure NAME SERVER_ADDR -> prints "gbps rtt_us"
 	bg "$B" "$tmp/iperf-s-$name.log" iperf3 -s -p 5299 -B "$addr"
 	sleep 0.5
 	ip netns exec "$A" ping -c 5 -i 0.2 -q "$addr" >/dev/null 2>&1 || true # warm up the path
-	local gbps rtt cpu0 cpu1
+	local gbps retr rtt cpu0 cpu1
 	cpu0=$(edge_cpu_ms)
-	gbps=$(ip netns exec "$A" iperf3 -c "$addr" -p 5299 -t "$SECS" -J | python3 -c '
-import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9)); print("retransmits", d["end"]["sum_sent"].get("retransmits"), file=sys.stderr); print("retransmits", d["end"]["sum_sent"].get("retransmits"), file=sys.stderr)')
+	read -r gbps retr < <(ip netns exec "$A" iperf3 -c "$addr" -p 5299 -t "$SECS" -J | python3 -c '
+import json,sys; d=json.load(sys.stdin); print("%.3f %s" % (d["end"]["sum_received"]["bits_per_second"]/1e9, d["end"]["sum_sent"].get("retransmits")))')
 	rtt=$(ip netns exec "$A" ping -c 30 -i 0.05 "$addr" | python3 -c '
 import re,sys,statistics; v=[float(m.group(1)) for m in re.finditer(r"time=([0-9.]+)", sys.stdin.read())]
 print("%d" % round(statistics.median(v)*1000))')
@@ -82,7 +82,12 @@ print("%d" % round(statistics.median(v)*1000))')
 	# CPU the two edges spent per MB carried: a figure less sensitive than
 	# throughput to other load on the machine (0 for the raw veth).
 	cpu_per_mb[$name]=$(python3 -c "import sys; c,g,s=map(float,sys.argv[1:]); print('%.1f' % (c/(g*1000/8*s)) if g > 0 else 0)" "$((cpu1 - cpu0))" "$gbps" "$SECS")
-	echo "$name: ${gbps} Gbit/s, median RTT ${rtt} us, edges' CPU ${cpu_per_mb[$name]} ms/MB" >&2
+	if [ "$name" = compat ] || [ "$name" = native ]; then # our edges: show drops
+		kill -USR1 "${edge_pids[@]}" 2>/dev/null || true
+		sleep 0.3
+		grep -h '^drop_.* [1-9]' "$tmp"/edge-"$mode"-*.log >&2 || true
+	fi
+	echo "$name: ${gbps} Gbit/s, ${retr} TCP retransmits, median RTT ${rtt} us, edges' CPU ${cpu_per_mb[$name]} ms/MB" >&2
 	stop_all
 	echo "$gbps $rtt"
 }
