@@ -141,20 +141,7 @@ func unknownSite(c *rockscmd.Context, d *sql.DB, site string) error {
 }
 
 func names(c *rockscmd.Context, d *sql.DB, q string, args ...any) ([]string, error) {
-	rows, err := d.QueryContext(c.Ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return scanStrings(d.QueryContext(c.Ctx, q, args...))
 }
 
 func listContainers(c *rockscmd.Context) error {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/controller"
 	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/placement"
 )
@@ -230,21 +231,15 @@ func create(ctx context.Context, d *sql.DB, s Spec) (*Result, error) {
 	for rows.Next() {
 		var cr contRow
 		var pc placement.Container
-		var declCPUs, declMem, allocated, pending int
-		var rCPUs, rFree sql.NullInt64
-		var rLoad sql.NullFloat64
-		if err := rows.Scan(&cr.id, &pc.Site, &cr.site, &pc.Host, &declCPUs, &declMem, &cr.node,
-			&rCPUs, &rLoad, &rFree, &pc.Reported, &allocated, &pending, &pc.Guests); err != nil {
+		var k controller.Capacity
+		if err := rows.Scan(&cr.id, &pc.Site, &cr.site, &pc.Host, &k.DeclCPUs, &k.DeclMem, &cr.node,
+			&k.CPUs, &k.Load, &k.FreeMem, &pc.Reported, &k.Allocated, &k.Pending, &pc.Guests); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		if pc.Reported {
-			// The report already counts guests that existed then; guests
-			// allocated since are not running yet but will need memory.
-			pc.CPUs, pc.Load, pc.FreeMem = int(rCPUs.Int64), rLoad.Float64, int(rFree.Int64)-pending
-		} else {
-			pc.CPUs, pc.FreeMem = declCPUs, declMem-allocated
-		}
+		// The report already counts guests that existed then; guests
+		// allocated since are not running yet but will need memory.
+		k.Apply(&pc)
 		cands = append(cands, pc)
 		crow = append(crow, cr)
 	}
@@ -373,6 +368,8 @@ func create(ctx context.Context, d *sql.DB, s Spec) (*Result, error) {
 	return res, nil
 }
 
+// scanStrings reads a one-column result (a query's rows and error, as
+// returned) into a slice.
 func scanStrings(rows *sql.Rows, err error) ([]string, error) {
 	if err != nil {
 		return nil, err

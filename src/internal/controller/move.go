@@ -49,18 +49,12 @@ func candidates(ctx context.Context, q interface {
 	var out []candidate
 	for rows.Next() {
 		var cd candidate
-		var declCPUs, declMem, allocated, pending int
-		var rCPUs, rFree sql.NullInt64
-		var rLoad sql.NullFloat64
-		if err := rows.Scan(&cd.id, &cd.Site, &cd.Host, &declCPUs, &declMem, &rCPUs, &rLoad, &rFree, &cd.Reported,
-			&allocated, &pending, &cd.Guests); err != nil {
+		var k Capacity
+		if err := rows.Scan(&cd.id, &cd.Site, &cd.Host, &k.DeclCPUs, &k.DeclMem, &k.CPUs, &k.Load, &k.FreeMem, &cd.Reported,
+			&k.Allocated, &k.Pending, &cd.Guests); err != nil {
 			return nil, err
 		}
-		if cd.Reported {
-			cd.CPUs, cd.Load, cd.FreeMem = int(rCPUs.Int64), rLoad.Float64, int(rFree.Int64)-pending
-		} else {
-			cd.CPUs, cd.FreeMem = declCPUs, declMem-allocated
-		}
+		k.Apply(&cd.Container)
 		out = append(out, cd)
 	}
 	return out, rows.Err()
