@@ -34,6 +34,7 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/agentclient"
 	"github.com/rocksclusters/vcluster/src/internal/testbed"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/guestroot"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/mariadb"
 )
@@ -64,7 +65,7 @@ type Guest struct {
 	Overlay   netip.Addr // its overlay address
 	Host      *testbed.Host
 	Edge      *testbed.Proc
-	root      *guestRoot
+	root      *guestroot.Root
 	rootDir   string
 }
 

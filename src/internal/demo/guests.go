@@ -11,6 +11,7 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/testbed"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/guestroot"
 )
 
 // Create runs `rocks add vcluster demo nodes=N` and prints its output.
@@ -166,23 +167,23 @@ func (c *Cluster) install(ctx context.Context, g *Guest) error {
 	if err := os.RemoveAll(g.rootDir); err != nil {
 		return err
 	}
-	r, err := newGuestRoot(g.rootDir)
+	r, err := guestroot.New(g.rootDir)
 	if err != nil {
 		return err
 	}
 	g.root = r
-	if err := r.installEdgePackage(c.Repo, c.Bin["vcluster-edge"]); err != nil {
+	if err := r.InstallEdgePackage(c.Repo, c.Bin["vcluster-edge"]); err != nil {
 		return fmt.Errorf("%s: %v", g.Name, err)
 	}
 	script, err := c.Rocks(ctx, "report", "vcluster", "kickstart", g.Name, "nodefile="+filepath.Join(c.Repo, "nodes", "vcluster-guest.xml"))
 	if err != nil {
 		return err
 	}
-	if err := r.runPost([]byte(script)); err != nil {
-		return fmt.Errorf("%s: %v", g.Name, err)
+	if out, err := r.RunPost([]byte(script)); err != nil {
+		return fmt.Errorf("%s: post script: %v: %s", g.Name, err, lastLines(string(out), 5))
 	}
 	for _, f := range []string{"etc/vcluster/edge.toml", "etc/vcluster/edge.key"} {
-		if _, err := os.Stat(filepath.Join(r.dir, f)); err != nil {
+		if _, err := os.Stat(filepath.Join(r.Dir, f)); err != nil {
 			return fmt.Errorf("%s: the kickstart did not write /%s", g.Name, f)
 		}
 	}
@@ -196,7 +197,7 @@ func (c *Cluster) startEdge(g *Guest) error {
 	if err != nil {
 		return err
 	}
-	cmd := g.root.command(g.Host.NS, "/bin/sh", "-c", ". /etc/sysconfig/vcluster-edge; exec "+exec)
+	cmd := g.root.Command(g.Host.NS, "/bin/sh", "-c", ". /etc/sysconfig/vcluster-edge; exec "+exec)
 	p, err := g.Host.StartCmd(cmd)
 	if err != nil {
 		return err

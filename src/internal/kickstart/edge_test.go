@@ -58,12 +58,12 @@ func TestGuestsJoinOverlay(t *testing.T) {
 		attrs["vcluster_ip"] = []string{"100.64.7.1/24", "100.64.7.2/24"}[i]
 		attrs["vcluster_mac"] = []string{"02:5c:00:00:07:01", "02:5c:00:00:07:02"}[i]
 		r := newGuestRoot(t)
-		r.installEdgePackage(t, edge)
-		r.runPost(t, renderGuest(t, attrs))
+		installEdge(t, r, edge)
+		runPost(t, r, renderGuest(t, attrs))
 
 		// As systemd would: the unit's environment file, then ExecStart.
 		sh := ". /etc/sysconfig/vcluster-edge; exec " + cmdline
-		cmd := r.command([]string{"ip", "netns", "exec", g.Name}, "/bin/sh", "-c", sh)
+		cmd := r.Command(g.Name, "/bin/sh", "-c", sh)
 		p := netns.StartCmd(t, cmd)
 		t.Cleanup(func() {
 			if t.Failed() {
