@@ -8,15 +8,7 @@
 #   make eval EVAL_ARGS="-modes overlay -delays 0,10"
 #   make eval EVAL_ARGS="-compounds 40 -delays 0,100"      (reduced)
 set -euo pipefail
-root=${VCLUSTER_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-bin=${VCLUSTER_BIN:-$root/build/bin}
-tools=$root/build/tools
-mkdir -p "$tools"
-cd "$root"
-for d in src/tools/*/; do
-	n=$(basename "$d")
-	echo "go build $n"
-	CGO_ENABLED=0 ${GO:-go} build -trimpath -o "$tools/$n" "./src/tools/$n"
-done
+# shellcheck source=tests/tools.sh
+. "$(dirname "$0")/tools.sh"
 # shellcheck disable=SC2086 # EVAL_ARGS is a list of flags
 exec env VCLUSTER_BIN="$bin" VCLUSTER_ROOT="$root" "$tools/vcluster-demo" -eval -resume ${EVAL_ARGS:-}
