@@ -509,11 +509,18 @@ func (b *Bed) AddCluster(name string, n, cpus, mem int) {
 // RSS is the resident memory (KiB) of the bed's agent processes and of
 // its libvirtd daemons, and how many of each.
 func (b *Bed) RSS() (agentsKiB, daemonsKiB, agents, daemons int) {
+	b.eachPID(func(pid int) { agentsKiB += rss(pid); agents++ },
+		func(pid int) { daemonsKiB += rss(pid); daemons++ })
+	return
+}
+
+// eachPID calls agent with the PID of every running agent and daemon with
+// that of every libvirtd daemon.
+func (b *Bed) eachPID(agent, daemon func(pid int)) {
 	for _, a := range b.Agents {
 		a.mu.Lock()
 		if a.cmd != nil {
-			agentsKiB += rss(a.cmd.Process.Pid)
-			agents++
+			agent(a.cmd.Process.Pid)
 		}
 		a.mu.Unlock()
 	}
@@ -522,11 +529,9 @@ func (b *Bed) RSS() (agentsKiB, daemonsKiB, agents, daemons int) {
 		if err == nil {
 			var p int
 			fmt.Sscan(strings.TrimSpace(string(pid)), &p)
-			daemonsKiB += rss(p)
-			daemons++
+			daemon(p)
 		}
 	}
-	return
 }
 
 func rss(pid int) int {
@@ -549,21 +554,7 @@ func rss(pid int) int {
 // difference across one sync, to show which side of the 2 cores a sync
 // spends.
 func (b *Bed) CPU() (agents, daemons time.Duration) {
-	for _, a := range b.Agents {
-		a.mu.Lock()
-		if a.cmd != nil {
-			agents += cpuTime(a.cmd.Process.Pid)
-		}
-		a.mu.Unlock()
-	}
-	for _, d := range b.daemons {
-		pid, err := os.ReadFile(filepath.Join(d.Dir, "libvirtd.pid"))
-		if err == nil {
-			var p int
-			fmt.Sscan(strings.TrimSpace(string(pid)), &p)
-			daemons += cpuTime(p)
-		}
-	}
+	b.eachPID(func(pid int) { agents += cpuTime(pid) }, func(pid int) { daemons += cpuTime(pid) })
 	return
 }
 
