@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/agentclient"
 	"github.com/rocksclusters/vcluster/src/internal/auth"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/netns"
 )
 
 // testAgent is an in-process agent on a loopback port in front of a
@@ -26,24 +26,7 @@ type testAgent struct {
 	srv  *Server
 	url  string
 	key  *auth.Key
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *netns.SyncBuffer
 }
 
 func startAgent(t testing.TB, socket, uri string, tune func(*Config)) *testAgent {
@@ -60,7 +43,7 @@ func startAgent(t testing.TB, socket, uri string, tune func(*Config)) *testAgent
 	if tune != nil {
 		tune(&cfg)
 	}
-	logs := &syncBuffer{}
+	logs := &netns.SyncBuffer{}
 	srv, err := New(cfg, []*auth.Key{key}, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)

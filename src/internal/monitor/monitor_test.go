@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/controller/ctltest"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/mariadb"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/netns"
 )
 
 func TestMain(m *testing.M) { os.Exit(mariadb.RunMain(m)) }
@@ -140,7 +140,7 @@ func TestDeadContainerRelocation(t *testing.T) {
 
 	cfg := Defaults()
 	cfg.Interval, cfg.CallTimeout, cfg.DeadAfter = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}, 2
-	logs := &syncWriter{w: &strings.Builder{}}
+	logs := &netns.SyncBuffer{}
 	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
 	done := make(chan error, 1)
 	go func() { done <- mon.Run(ctx) }()
@@ -212,23 +212,6 @@ func TestDeadContainerRelocation(t *testing.T) {
 	}
 }
 
-type syncWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
-}
-
 // The daemon binary: a bad configuration is one line and exit 1; -once
 // polls and stores the load reports.
 func TestVclusterdBinary(t *testing.T) {
@@ -273,7 +256,7 @@ func TestOverloadRelocation(t *testing.T) {
 	cfg := Defaults()
 	cfg.Interval, cfg.CallTimeout = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}
 	cfg.OverloadLoad, cfg.OverloadFor = 2.0, Duration{Duration: 1500 * time.Millisecond}
-	logs := &syncWriter{w: &strings.Builder{}}
+	logs := &netns.SyncBuffer{}
 	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
 	done := make(chan error, 1)
 	go func() { done <- mon.Run(ctx) }()
