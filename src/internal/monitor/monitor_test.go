@@ -121,30 +121,42 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// Kill a container's agent: its guests move and start elsewhere and the
-// database says so; restart it: its stale copies are destroyed first and
-// no guest runs twice.
-func TestDeadContainerRelocation(t *testing.T) {
-	b := ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
+// runMonitor is three sites of one container each holding cluster vc1 (6
+// guests, synced) and the monitor running over them with the defaults as
+// tune leaves them (cfg), until the test ends; logs is the monitor's log.
+func runMonitor(t *testing.T, tune func(*Config)) (b *ctltest.Bed, ctx context.Context, cfg Config, logs *netns.SyncBuffer) {
+	t.Helper()
+	b = ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
 	b.AddCluster("vc1", 6, 1, 128)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	l, err := controller.Acquire(ctx, b.DB, time.Second)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
 	if rep, err := controller.New(b.DB, controller.Options{}).Reconcile(ctx, controller.Filter{}); err != nil || !rep.Converged() {
+		cancel()
 		t.Fatalf("%v %v", rep, err)
 	}
 	l.Release()
 
-	cfg := Defaults()
-	cfg.Interval, cfg.CallTimeout, cfg.DeadAfter = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}, 2
-	logs := &netns.SyncBuffer{}
+	cfg = Defaults()
+	tune(&cfg)
+	logs = &netns.SyncBuffer{}
 	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
 	done := make(chan error, 1)
 	go func() { done <- mon.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
+	return b, ctx, cfg, logs
+}
+
+// Kill a container's agent: its guests move and start elsewhere and the
+// database says so; restart it: its stale copies are destroyed first and
+// no guest runs twice.
+func TestDeadContainerRelocation(t *testing.T) {
+	b, _, _, logs := runMonitor(t, func(cfg *Config) {
+		cfg.Interval, cfg.CallTimeout, cfg.DeadAfter = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}, 2
+	})
 
 	a := b.Agents[0]
 	onA := func() int {
@@ -240,27 +252,10 @@ func TestVclusterdBinary(t *testing.T) {
 // says); the database and the agents agree afterwards, and nothing more
 // moves once the load is back down.
 func TestOverloadRelocation(t *testing.T) {
-	b := ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
-	b.AddCluster("vc1", 6, 1, 128)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	l, err := controller.Acquire(ctx, b.DB, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep, err := controller.New(b.DB, controller.Options{}).Reconcile(ctx, controller.Filter{}); err != nil || !rep.Converged() {
-		t.Fatalf("%v %v", rep, err)
-	}
-	l.Release()
-
-	cfg := Defaults()
-	cfg.Interval, cfg.CallTimeout = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}
-	cfg.OverloadLoad, cfg.OverloadFor = 2.0, Duration{Duration: 1500 * time.Millisecond}
-	logs := &netns.SyncBuffer{}
-	mon := New(cfg, b.DB, slog.New(slog.NewTextHandler(logs, nil)))
-	done := make(chan error, 1)
-	go func() { done <- mon.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	b, ctx, cfg, _ := runMonitor(t, func(cfg *Config) {
+		cfg.Interval, cfg.CallTimeout = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}
+		cfg.OverloadLoad, cfg.OverloadFor = 2.0, Duration{Duration: 1500 * time.Millisecond}
+	})
 
 	a := b.Agents[0]
 	on := func(id int64) int {
