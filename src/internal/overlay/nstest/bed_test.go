@@ -68,13 +68,36 @@ func bin(t *testing.T, name string) string { return binaries.Path(t, name) }
 
 // ourSupernode starts vcluster-supernode in h.
 func (b *bed) ourSupernode(h *host) *netns.Proc {
-	return h.ns.Start(binaries.Path(b.t, "vcluster-supernode"), "-l", "7654", "-status", filepath.Join(b.dir, "sn-"+h.ip+".sock"))
+	p := h.ns.Start(binaries.Path(b.t, "vcluster-supernode"), "-l", "7654", "-status", filepath.Join(b.dir, "sn-"+h.ip+".sock"))
+	b.waitUDP(h, 7654)
+	return p
 }
 
 // debianSupernode starts Debian's supernode in h.
 func (b *bed) debianSupernode(h *host) *netns.Proc {
 	binaries.Require(b.t, "supernode")
-	return h.ns.Start("supernode", "-l", "7654")
+	p := h.ns.Start("supernode", "-l", "7654")
+	b.waitUDP(h, 7654)
+	return p
+}
+
+// waitUDP waits until something in h listens on UDP port: Debian's edge
+// registers once, then only every 60 s, so a REGISTER sent before the
+// supernode is up leaves that edge unknown for the rest of a test.
+func (b *bed) waitUDP(h *host, port int) {
+	b.t.Helper()
+	want := fmt.Sprintf(":%d ", port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, _ := h.ns.Run("ss", "-Huln")
+		if strings.Contains(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("nothing listens on UDP port %d in %s: %s", port, h.ip, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // ourEdge starts vcluster-edge in h with the configuration file the
