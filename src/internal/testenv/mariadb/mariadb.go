@@ -85,7 +85,14 @@ func Start() (*Server, error) {
 	}
 	s := &Server{Dir: dir, Socket: filepath.Join(dir, "mysql.sock"), done: make(chan struct{})}
 	data := filepath.Join(dir, "data")
-	inst := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+data,
+	// A private tmpdir: servers started at once by parallel test packages
+	// otherwise collide on /tmp/#sql-temptable-* names.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	inst := exec.Command("mariadb-install-db", "--no-defaults", "--datadir="+data, "--tmpdir="+tmp,
 		"--auth-root-authentication-method=normal", "--skip-test-db", "--user=root")
 	if out, err := inst.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
@@ -99,7 +106,7 @@ func Start() (*Server, error) {
 	s.Addr = fmt.Sprintf("127.0.0.1:%d", port)
 	logf := filepath.Join(dir, "mariadbd.log")
 	s.cmd = exec.Command("mariadbd", "--no-defaults", "--user=root",
-		"--datadir="+data, "--socket="+s.Socket, "--pid-file="+filepath.Join(dir, "mariadbd.pid"),
+		"--datadir="+data, "--tmpdir="+tmp, "--socket="+s.Socket, "--pid-file="+filepath.Join(dir, "mariadbd.pid"),
 		"--bind-address=127.0.0.1", fmt.Sprintf("--port=%d", port),
 		"--log-error="+logf, "--skip-log-bin", "--skip-name-resolve",
 		"--innodb-buffer-pool-size=64M", "--innodb-log-file-size=32M",
