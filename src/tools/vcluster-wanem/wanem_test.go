@@ -7,7 +7,7 @@ import (
 )
 
 func TestDelayLineOrderAndFull(t *testing.T) {
-	q := newDelayLine(3, 16) // rounds up to 4
+	q := newDelayLine(3, 64, 16) // rounds up to 4 packets
 	if q.capacity() != 4 {
 		t.Fatalf("capacity %d, want 4", q.capacity())
 	}
@@ -36,6 +36,54 @@ func TestDelayLineOrderAndFull(t *testing.T) {
 	}
 	if _, _, ok := q.peek(); ok {
 		t.Fatal("line not empty")
+	}
+}
+
+// TestDelayLineBytes fills the byte ring with packets of mixed sizes
+// across many wraps: each comes out whole, in order, and a full ring
+// refuses (tail drop) rather than overwrite a waiting packet.
+func TestDelayLineBytes(t *testing.T) {
+	const max = 100
+	q := newDelayLine(64, 256, max) // 256 bytes: at most two max packets
+	sizes := []int{100, 7, 60, 99, 1, 100, 33}
+	var sent, got int
+	for round := 0; round < 200; round++ {
+		// Fill until refused.
+		for {
+			b := q.reserve()
+			if b == nil {
+				break
+			}
+			if len(b) != max {
+				t.Fatalf("reserve gave %d bytes, want %d", len(b), max)
+			}
+			n := sizes[sent%len(sizes)]
+			for i := 0; i < n; i++ {
+				b[i] = byte(sent + i)
+			}
+			q.commit(n, int64(sent))
+			sent++
+		}
+		if q.len() == 0 {
+			t.Fatal("an empty line refused a packet")
+		}
+		// Drain some (not all), checking contents.
+		for k := 0; k < 1+round%3 && q.len() > 0; k++ {
+			pkt, due, ok := q.peek()
+			if !ok || len(pkt) != sizes[got%len(sizes)] || due != int64(got) {
+				t.Fatalf("packet %d: %d bytes due %d ok=%v", got, len(pkt), due, ok)
+			}
+			for i := range pkt {
+				if pkt[i] != byte(got+i) {
+					t.Fatalf("packet %d byte %d overwritten", got, i)
+				}
+			}
+			q.pop()
+			got++
+		}
+	}
+	if got < 200 {
+		t.Fatalf("only %d packets through", got)
 	}
 }
 
@@ -79,7 +127,7 @@ func FuzzParseCommand(f *testing.F) {
 // BenchmarkDelayLine is the per-packet cost of the queue alone (reserve,
 // copy, commit, peek, pop); it must not allocate.
 func BenchmarkDelayLine(b *testing.B) {
-	q := newDelayLine(1024, slotSize)
+	q := newDelayLine(1024, 64<<20, maxPacket)
 	pkt := make([]byte, 1500)
 	b.SetBytes(int64(len(pkt)))
 	b.ReportAllocs()
