@@ -13,7 +13,7 @@ const MaxIPLen = 65535
 // software): one write and one trip through the receiving stack instead
 // of one per segment. A segment joins the pending run only if it carries
 // payload, has exactly the ACK flag (PSH, FIN, SYN, RST, URG, ECE, CWR end
-// the run: the stack must see them as sent), a valid TCP checksum (v1 has
+// the run: the stack must see them as sent), valid IP and TCP checksums (v1 has
 // no authentication, and the kernel will not verify a partial-checksum
 // packet), the same Ethernet and IP header fields, the same ACK number
 // and TCP options, and the next sequence number; every segment but the
@@ -53,7 +53,7 @@ func candidate(eth []byte) (ihl, doff int, ok bool) {
 	if tcp[13] != tcpACK || len(ip) == ihl+doff {
 		return 0, 0, false
 	}
-	if Sum(tcp, pseudo4(ip, len(tcp))) != 0xffff {
+	if Sum(ip[:ihl], 0) != 0xffff || Sum(tcp, pseudo4(ip, len(tcp))) != 0xffff {
 		return 0, 0, false
 	}
 	return ihl, doff, true
