@@ -331,7 +331,12 @@ func (r *rxBatch) init(e *Edge) {
 	r.frames = make([][]byte, rxBatchMax)
 	r.plain = make([]byte, rxBatchMax*rxSlot)
 	r.tmp = [2][]byte{make([]byte, 65536), make([]byte, 65536)}
-	r.co = offload.NewCoalescer()
+	r.co = offload.NewCoalescer(func(b []byte, frames int) {
+		if frames > 1 {
+			e.c.tapSuperOut.Add(1)
+		}
+		e.writeTapFrames(b, frames)
+	})
 	r.jobs, r.done = make(chan [2]int), make(chan struct{})
 	go func() {
 		for j := range r.jobs {
@@ -351,35 +356,15 @@ func (e *Edge) rxBatchV1(r *rxBatch) {
 	} else {
 		e.decodeRange(r, 0, count, 0)
 	}
-	// Consecutive in-order segments of one TCP flow go to the TAP device
-	// as one GSO super-frame (one write, one trip through the stack);
-	// anything else goes as it came, behind an empty virtio-net header.
-	co := r.co
+	// In-order segments of a TCP flow go to the TAP device as one GSO
+	// super-frame (one write, one trip through the stack); anything else
+	// goes as it came, behind an empty virtio-net header.
 	for i := 0; i < count; i++ {
-		f := r.frames[i]
-		if f == nil || co.Append(f) {
-			continue
+		if f := r.frames[i]; f != nil {
+			r.co.Push(r.plain[i*rxSlot : i*rxSlot+tap.VnetHdrLen+len(f)])
 		}
-		e.flushCoalesced(co)
-		if co.Start(f) {
-			continue
-		}
-		b := r.plain[i*rxSlot : i*rxSlot+tap.VnetHdrLen+len(f)]
-		clear(b[:tap.VnetHdrLen])
-		e.writeTap(b)
 	}
-	e.flushCoalesced(co)
-}
-
-func (e *Edge) flushCoalesced(co *offload.Coalescer) {
-	segs := co.Pending()
-	if segs == 0 {
-		return
-	}
-	if segs > 1 {
-		e.c.tapSuperOut.Add(1)
-	}
-	e.writeTapFrames(co.Flush(), segs)
+	r.co.Flush()
 }
 
 func (e *Edge) decodeRange(r *rxBatch, first, last, t int) {

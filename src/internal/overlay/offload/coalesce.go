@@ -8,21 +8,29 @@ import (
 // MaxIPLen bounds a coalesced packet: the IPv4 total-length field.
 const MaxIPLen = 65535
 
-// Coalescer merges consecutive, in-order TCP/IPv4 segments of one flow
-// into one super-frame written to the TAP device with a GSO header (GRO in
-// software): one write and one trip through the receiving stack instead
-// of one per segment. A segment joins the pending run only if it carries
-// payload, has exactly the ACK flag (PSH, FIN, SYN, RST, URG, ECE, CWR end
-// the run: the stack must see them as sent), valid IP and TCP checksums (v1 has
-// no authentication, and the kernel will not verify a partial-checksum
-// packet), the same Ethernet and IP header fields, the same ACK number
-// and TCP options, and the next sequence number; every segment but the
-// last has the first one's size. Anything else is passed on unchanged.
-//
-// Use: for each frame, Append; if it returns false, Flush (write what it
-// returns, if anything), then Start; if that returns false too, write the
-// frame as it is. Flush at the end of the batch.
+// MaxFlows is how many TCP flows a Coalescer merges at once: enough for
+// the interleaved streams of a parallel transfer or an MPI job.
+const MaxFlows = 8
+
+// Coalescer merges in-order TCP/IPv4 segments of a flow, within a batch of
+// received frames, into one super-frame written to the TAP device with a
+// GSO header (GRO in software): one write and one trip through the
+// receiving stack instead of one per segment. A segment joins its flow's
+// run only if it carries payload, has exactly the ACK flag (PSH, FIN, SYN,
+// RST, URG, ECE, CWR end the run: the stack must see them as sent), valid
+// IP and TCP checksums (v1 has no authentication, and the kernel does not
+// verify a partial-checksum packet), the same Ethernet and IP header
+// fields, the same ACK number and TCP options, and the next sequence
+// number; every segment but the last has the first one's size. Anything
+// else is written as it came, after its flow's run, so each flow keeps its
+// order.
 type Coalescer struct {
+	write func(b []byte, frames int)
+	runs  [MaxFlows]run
+	next  int // slot to evict when all are busy
+}
+
+type run struct {
 	buf     []byte // VnetHdrLen + the super-frame
 	n       int    // bytes of the super-frame in buf (after the header)
 	segs    int
@@ -31,15 +39,19 @@ type Coalescer struct {
 	gso     int // payload of the first segment
 	nextSeq uint32
 	closed  bool // a shorter segment ended the run
+	key     [12]byte
 }
 
-// NewCoalescer returns a coalescer with its buffer.
-func NewCoalescer() *Coalescer {
-	return &Coalescer{buf: make([]byte, VnetHdrLen+14+MaxIPLen)}
+// NewCoalescer returns a coalescer that hands every packet to write: a
+// buffer starting with a virtio-net header, and how many received frames
+// it carries.
+func NewCoalescer(write func(b []byte, frames int)) *Coalescer {
+	c := &Coalescer{write: write}
+	for i := range c.runs {
+		c.runs[i].buf = make([]byte, VnetHdrLen+14+MaxIPLen)
+	}
+	return c
 }
-
-// Pending is the number of segments in the run.
-func (c *Coalescer) Pending() int { return c.segs }
 
 // candidate checks what every member of a run must satisfy and returns
 // the header lengths.
@@ -59,85 +71,136 @@ func candidate(eth []byte) (ihl, doff int, ok bool) {
 	return ihl, doff, true
 }
 
-// Start begins a run with eth (an Ethernet frame) if it may start one. The
-// run must be empty (Flush first).
-func (c *Coalescer) Start(eth []byte) bool {
-	if c.segs != 0 {
-		return false
-	}
-	ihl, doff, ok := candidate(eth)
-	if !ok {
-		return false
-	}
-	copy(c.buf[VnetHdrLen:], eth)
-	c.n = len(eth)
-	c.segs = 1
-	c.ihl = ihl
-	c.hdr = 14 + ihl + doff
-	c.gso = len(eth) - c.hdr
-	c.nextSeq = binary.BigEndian.Uint32(eth[14+ihl+4:]) + uint32(c.gso)
-	c.closed = false
-	return true
+func flowKey(eth []byte, ihl int) (k [12]byte) {
+	copy(k[:8], eth[14+12:14+20])
+	copy(k[8:], eth[14+ihl:14+ihl+4])
+	return k
 }
 
-// Append adds eth to the run if it continues it.
-func (c *Coalescer) Append(eth []byte) bool {
-	if c.segs == 0 || c.closed {
-		return false
-	}
+// Push takes the next received frame: b is VnetHdrLen bytes of room, then
+// the Ethernet frame. A frame that is not coalesced is written from b
+// itself, behind an all-zero header.
+func (c *Coalescer) Push(b []byte) {
+	eth := b[VnetHdrLen:]
 	ihl, doff, ok := candidate(eth)
-	if !ok || ihl != c.ihl || 14+ihl+doff != c.hdr {
+	if !ok {
+		if ihl, _, tcp := parseTCP4(eth); tcp {
+			if r := c.find(flowKey(eth, ihl)); r != nil {
+				c.flush(r) // the flow's earlier segments go first
+			}
+		}
+		clear(b[:VnetHdrLen])
+		c.write(b, 1)
+		return
+	}
+	key := flowKey(eth, ihl)
+	r := c.find(key)
+	if r != nil {
+		if r.append(eth, ihl, doff) {
+			return
+		}
+		c.flush(r)
+	} else {
+		r = c.free()
+	}
+	r.start(eth, ihl, doff, key)
+}
+
+// Flush writes every pending run; call it at the end of a batch.
+func (c *Coalescer) Flush() {
+	for i := range c.runs {
+		c.flush(&c.runs[i])
+	}
+}
+
+func (c *Coalescer) find(key [12]byte) *run {
+	for i := range c.runs {
+		if r := &c.runs[i]; r.segs != 0 && r.key == key {
+			return r
+		}
+	}
+	return nil
+}
+
+// free returns an idle slot, flushing one when all are busy.
+func (c *Coalescer) free() *run {
+	for i := range c.runs {
+		if c.runs[i].segs == 0 {
+			return &c.runs[i]
+		}
+	}
+	r := &c.runs[c.next]
+	c.next = (c.next + 1) % MaxFlows
+	c.flush(r)
+	return r
+}
+
+func (r *run) start(eth []byte, ihl, doff int, key [12]byte) {
+	copy(r.buf[VnetHdrLen:], eth)
+	r.n = len(eth)
+	r.segs = 1
+	r.ihl = ihl
+	r.hdr = 14 + ihl + doff
+	r.gso = len(eth) - r.hdr
+	r.nextSeq = binary.BigEndian.Uint32(eth[14+ihl+4:]) + uint32(r.gso)
+	r.closed = false
+	r.key = key
+}
+
+// append adds eth to the run if it continues it.
+func (r *run) append(eth []byte, ihl, doff int) bool {
+	if r.closed || ihl != r.ihl || 14+ihl+doff != r.hdr {
 		return false
 	}
-	payload := len(eth) - c.hdr
-	if payload > c.gso || c.n-14+payload > MaxIPLen {
+	payload := len(eth) - r.hdr
+	if payload > r.gso || r.n-14+payload > MaxIPLen {
 		return false
 	}
-	run := c.buf[VnetHdrLen : VnetHdrLen+c.n]
-	ip, rip := eth[14:], run[14:]
+	pkt := r.buf[VnetHdrLen : VnetHdrLen+r.n]
+	ip, rip := eth[14:], pkt[14:]
 	tcp, rtcp := ip[ihl:], rip[ihl:]
 	// Same Ethernet header; IP version/IHL, TOS, flags, TTL, protocol,
-	// addresses (not length, id, checksum); same ports; next sequence;
-	// same ACK number; same header length and options.
-	if !bytes.Equal(eth[:14], run[:14]) || ip[0] != rip[0] || ip[1] != rip[1] ||
+	// addresses and options (not length, id, checksum); same ports; next
+	// sequence; same ACK number; same header length and options.
+	if !bytes.Equal(eth[:14], pkt[:14]) || ip[0] != rip[0] || ip[1] != rip[1] ||
 		ip[6] != rip[6] || ip[8] != rip[8] || ip[9] != rip[9] ||
-		!bytes.Equal(ip[12:20], rip[12:20]) || !bytes.Equal(ip[20:ihl], rip[20:ihl]) ||
+		!bytes.Equal(ip[12:ihl], rip[12:ihl]) ||
 		!bytes.Equal(tcp[0:4], rtcp[0:4]) ||
-		binary.BigEndian.Uint32(tcp[4:]) != c.nextSeq ||
+		binary.BigEndian.Uint32(tcp[4:]) != r.nextSeq ||
 		!bytes.Equal(tcp[8:13], rtcp[8:13]) || !bytes.Equal(tcp[20:doff], rtcp[20:doff]) {
 		return false
 	}
-	copy(c.buf[VnetHdrLen+c.n:], eth[c.hdr:])
-	c.n += payload
-	c.segs++
-	c.nextSeq += uint32(payload)
+	copy(r.buf[VnetHdrLen+r.n:], eth[r.hdr:])
+	r.n += payload
+	r.segs++
+	r.nextSeq += uint32(payload)
 	copy(rtcp[14:16], tcp[14:16]) // the newest window
-	c.closed = payload < c.gso
+	r.closed = payload < r.gso
 	return true
 }
 
-// Flush ends the run and returns it behind its virtio-net header, ready
-// for one TAP write, or nil if no run was pending. A single segment goes
-// out as it came, marked as checksum-verified; a longer run becomes one
-// GSO TCPv4 packet with a partial checksum, which the kernel accepts
-// without verifying (each segment's checksum was verified here).
-func (c *Coalescer) Flush() []byte {
-	if c.segs == 0 {
-		return nil
+// flush writes the run behind its virtio-net header. A single segment
+// goes out as it came, marked as checksum-verified; a longer run becomes
+// one GSO TCPv4 packet with a partial checksum, which the kernel accepts
+// without verifying (each segment's checksums were verified here).
+func (c *Coalescer) flush(r *run) {
+	if r.segs == 0 {
+		return
 	}
-	b := c.buf[:VnetHdrLen+c.n]
+	b := r.buf[:VnetHdrLen+r.n]
 	eth := b[VnetHdrLen:]
 	h := VnetHdr{Flags: FlagDataValid}
-	if c.segs > 1 {
+	if r.segs > 1 {
 		ip := eth[14:]
-		tcp := ip[c.ihl:]
+		tcp := ip[r.ihl:]
 		binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
-		ipChecksum(ip, c.ihl)
+		ipChecksum(ip, r.ihl)
 		binary.BigEndian.PutUint16(tcp[16:], fold(pseudo4(ip, len(tcp))))
-		h = VnetHdr{Flags: FlagNeedsCsum, GSOType: GSOTCPv4, HdrLen: uint16(c.hdr),
-			GSOSize: uint16(c.gso), CsumStart: uint16(14 + c.ihl), CsumOffset: 16}
+		h = VnetHdr{Flags: FlagNeedsCsum, GSOType: GSOTCPv4, HdrLen: uint16(r.hdr),
+			GSOSize: uint16(r.gso), CsumStart: uint16(14 + r.ihl), CsumOffset: 16}
 	}
 	h.Encode(b)
-	c.segs = 0
-	return b
+	segs := r.segs
+	r.segs = 0
+	c.write(b, segs)
 }

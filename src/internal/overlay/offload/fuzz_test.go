@@ -49,9 +49,8 @@ func FuzzCoalesce(f *testing.F) {
 		for _, fr := range in {
 			inPayload += len(fr)
 		}
-		c := NewCoalescer()
 		var outLen, hdrs int
-		for _, o := range coalesce(c, in) {
+		for _, o := range coalesce(in) {
 			var h VnetHdr
 			h.Decode(o)
 			eth := o[VnetHdrLen:]

@@ -178,26 +178,16 @@ func TestComplete(t *testing.T) {
 	}
 }
 
-// coalesce runs frames through a coalescer as the edge does and returns
-// what would be written to the TAP device.
-func coalesce(c *Coalescer, frames [][]byte) [][]byte {
+// coalesce runs frames through a new coalescer as the edge does (each
+// frame behind room for the header) and returns what would be written to
+// the TAP device.
+func coalesce(frames [][]byte) [][]byte {
 	var out [][]byte
-	emit := func(b []byte) { out = append(out, append([]byte(nil), b...)) }
+	c := NewCoalescer(func(b []byte, frames int) { out = append(out, append([]byte(nil), b...)) })
 	for _, f := range frames {
-		if c.Append(f) {
-			continue
-		}
-		if p := c.Flush(); p != nil {
-			emit(p)
-		}
-		if c.Start(f) {
-			continue
-		}
-		emit(append(make([]byte, VnetHdrLen), f...))
+		c.Push(append(make([]byte, VnetHdrLen), f...))
 	}
-	if p := c.Flush(); p != nil {
-		emit(p)
-	}
+	c.Flush()
 	return out
 }
 
@@ -212,7 +202,7 @@ func segments(seq uint32, sizes ...int) [][]byte {
 
 func TestCoalesceRun(t *testing.T) {
 	in := segments(100, 1312, 1312, 1312, 700)
-	out := coalesce(NewCoalescer(), in)
+	out := coalesce(in)
 	if len(out) != 1 {
 		t.Fatalf("%d writes, want 1", len(out))
 	}
@@ -260,7 +250,7 @@ func TestCoalesceRun(t *testing.T) {
 }
 
 func TestCoalesceSingleMarkedValid(t *testing.T) {
-	out := coalesce(NewCoalescer(), segments(1, 500))
+	out := coalesce(segments(1, 500))
 	if len(out) != 1 || out[0][0] != FlagDataValid || out[0][1] != GSONone {
 		t.Fatalf("single segment: %d writes, header % x", len(out), out[0][:VnetHdrLen])
 	}
@@ -318,7 +308,7 @@ func TestCoalesceNever(t *testing.T) {
 		{"smaller ends run", append(segments(1, 1000, 400), segments(1401, 400)...), []int{2, 1}},
 	}
 	for _, tc := range cases {
-		got := writes(coalesce(NewCoalescer(), tc.in))
+		got := writes(coalesce(tc.in))
 		if !equalInts(got, tc.want) {
 			t.Errorf("%s: writes of %v segments, want %v", tc.name, got, tc.want)
 		}
@@ -326,7 +316,7 @@ func TestCoalesceNever(t *testing.T) {
 	// Non-TCP frames pass unchanged, behind an all-zero header.
 	arp := make([]byte, 42)
 	arp[12], arp[13] = 0x08, 0x06
-	out := coalesce(NewCoalescer(), [][]byte{arp})
+	out := coalesce([][]byte{arp})
 	if len(out) != 1 || !bytes.Equal(out[0], append(make([]byte, VnetHdrLen), arp...)) {
 		t.Fatal("ARP frame changed")
 	}
@@ -337,7 +327,7 @@ func TestCoalesceSizeLimit(t *testing.T) {
 	for i := range sizes {
 		sizes[i] = 1400
 	}
-	out := coalesce(NewCoalescer(), segments(1, sizes...))
+	out := coalesce(segments(1, sizes...))
 	total := 0
 	for _, o := range out {
 		if len(o)-VnetHdrLen-14 > MaxIPLen {
@@ -384,17 +374,54 @@ func BenchmarkSegment64K(b *testing.B) {
 }
 
 func BenchmarkCoalesce(b *testing.B) {
-	in := segments(1, 1312, 1312, 1312, 1312, 1312, 1312, 1312, 1312)
-	c := NewCoalescer()
+	var in [][]byte
+	for _, f := range segments(1, 1312, 1312, 1312, 1312, 1312, 1312, 1312, 1312) {
+		in = append(in, append(make([]byte, VnetHdrLen), f...))
+	}
+	c := NewCoalescer(func([]byte, int) {})
 	b.SetBytes(8 * 1312)
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, f := range in {
-			if !c.Append(f) {
-				c.Flush()
-				c.Start(f)
-			}
+			c.Push(f)
 		}
 		c.Flush()
+	}
+}
+
+// Two flows interleaved segment by segment: each becomes one packet, and
+// a PSH segment of one flow is written after that flow's run.
+func TestCoalesceInterleavedFlows(t *testing.T) {
+	a := segments(1000, 1000, 1000, 1000)
+	b := segments(5000, 1000, 1000)
+	for _, f := range b { // another connection: other source port
+		binary.BigEndian.PutUint16(f[34:], 40001)
+		f[34+16], f[34+17] = 0, 0
+		binary.BigEndian.PutUint16(f[34+16:], ^Sum(f[34:], pseudo4(f[14:], len(f)-34)))
+	}
+	psh := tcpFrame(4000, 42, tcpACK|tcpPSH, tsOpts, payload(10, 9))
+	out := coalesce([][]byte{a[0], b[0], a[1], b[1], a[2], psh})
+	if got := writes(out); !equalInts(got, []int{3, 1, 2}) {
+		t.Fatalf("writes of %v segments, want [3 1 2] (flow a's run before its PSH segment)", got)
+	}
+	if seq := binary.BigEndian.Uint32(out[1][VnetHdrLen+38:]); seq != 4000 {
+		t.Fatalf("second write is seq %d, want the PSH segment", seq)
+	}
+	// More flows than slots: every byte still arrives, no flow reordered.
+	var many [][]byte
+	for i := 0; i < MaxFlows+3; i++ {
+		for _, f := range segments(uint32(i)*100000, 500, 500) {
+			binary.BigEndian.PutUint16(f[34:], uint16(41000+i))
+			f[34+16], f[34+17] = 0, 0
+			binary.BigEndian.PutUint16(f[34+16:], ^Sum(f[34:], pseudo4(f[14:], len(f)-34)))
+			many = append(many, f)
+		}
+	}
+	total := 0
+	for _, n := range writes(coalesce(many)) {
+		total += n
+	}
+	if total != len(many) {
+		t.Fatalf("%d segments out of %d", total, len(many))
 	}
 }
