@@ -46,11 +46,7 @@ type run struct {
 // buffer starting with a virtio-net header, and how many received frames
 // it carries.
 func NewCoalescer(write func(b []byte, frames int)) *Coalescer {
-	c := &Coalescer{write: write}
-	for i := range c.runs {
-		c.runs[i].buf = make([]byte, VnetHdrLen+14+MaxIPLen)
-	}
-	return c
+	return &Coalescer{write: write}
 }
 
 // candidate checks what every member of a run must satisfy and returns
@@ -136,6 +132,9 @@ func (c *Coalescer) free() *run {
 }
 
 func (r *run) start(eth []byte, ihl, doff int, key [12]byte) {
+	if r.buf == nil { // first use of the slot: most batches need one or two
+		r.buf = make([]byte, VnetHdrLen+14+MaxIPLen)
+	}
 	copy(r.buf[VnetHdrLen:], eth)
 	r.n = len(eth)
 	r.segs = 1
