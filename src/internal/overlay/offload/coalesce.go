@@ -52,8 +52,8 @@ func NewCoalescer(write func(b []byte, frames int)) *Coalescer {
 // candidate checks what every member of a run must satisfy and returns
 // the header lengths.
 func candidate(eth []byte) (ihl, doff int, ok bool) {
-	ihl, doff, ok = parseTCP4(eth)
-	if !ok {
+	l2, ihl, doff, ok := parseTCP4(eth)
+	if !ok || l2 != 14 { // VLAN-tagged frames pass as they are
 		return 0, 0, false
 	}
 	ip := eth[14:]
@@ -80,7 +80,7 @@ func (c *Coalescer) Push(b []byte) {
 	eth := b[VnetHdrLen:]
 	ihl, doff, ok := candidate(eth)
 	if !ok {
-		if ihl, _, tcp := parseTCP4(eth); tcp {
+		if l2, ihl, _, tcp := parseTCP4(eth); tcp && l2 == 14 {
 			if r := c.find(flowKey(eth, ihl)); r != nil {
 				c.flush(r) // the flow's earlier segments go first
 			}

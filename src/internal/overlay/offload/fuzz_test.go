@@ -88,8 +88,8 @@ func FuzzSegment(f *testing.F) {
 		if s.Init(pkt, int(mss)) != nil {
 			return
 		}
-		ihl, doff, _ := parseTCP4(pkt)
-		hdr := 14 + ihl + doff
+		l2, ihl, doff, _ := parseTCP4(pkt)
+		hdr := l2 + ihl + doff
 		dst := make([]byte, 70000)
 		var got []byte
 		for i := 0; ; i++ {

@@ -145,28 +145,38 @@ const (
 	tcpCWR = 0x80
 )
 
-// parseTCP4 checks that eth is an unfragmented IPv4 TCP packet whose IP
-// length matches the frame, and returns the IP and TCP header lengths.
-func parseTCP4(eth []byte) (ihl, doff int, ok bool) {
-	if len(eth) < 14+20+20 || eth[12] != 0x08 || eth[13] != 0x00 {
-		return 0, 0, false
+// parseTCP4 checks that eth is an unfragmented IPv4 TCP packet, untagged
+// or behind one 802.1Q tag (a VLAN device on the TAP device inherits its
+// TSO), whose IP length matches the frame, and returns the lengths of the
+// link-layer, IP and TCP headers.
+func parseTCP4(eth []byte) (l2, ihl, doff int, ok bool) {
+	if len(eth) < 14+20+20 {
+		return 0, 0, 0, false
 	}
-	ip := eth[14:]
+	switch {
+	case eth[12] == 0x08 && eth[13] == 0x00:
+		l2 = 14
+	case eth[12] == 0x81 && eth[13] == 0x00 && eth[16] == 0x08 && eth[17] == 0x00 && len(eth) >= 18+20+20:
+		l2 = 18
+	default:
+		return 0, 0, 0, false
+	}
+	ip := eth[l2:]
 	ihl = int(ip[0]&0x0f) * 4
 	if ip[0]>>4 != 4 || ihl < 20 || ip[9] != 6 || len(ip) < ihl+20 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	if binary.BigEndian.Uint16(ip[6:])&0x3fff != 0 { // MF or offset: a fragment
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	if int(binary.BigEndian.Uint16(ip[2:])) != len(ip) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	doff = int(ip[ihl+12]>>4) * 4
 	if doff < 20 || len(ip) < ihl+doff {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return ihl, doff, true
+	return l2, ihl, doff, true
 }
 
 // Segmenter cuts one TCP/IPv4 super-frame into frames (TSO in software):
@@ -176,6 +186,7 @@ func parseTCP4(eth []byte) (ihl, doff int, ok bool) {
 type Segmenter struct {
 	pkt   []byte // Ethernet frame
 	hdr   int    // bytes of Ethernet+IP+TCP headers
+	l2    int    // Ethernet header, with its VLAN tag if any
 	ihl   int
 	mss   int
 	off   int // next payload byte
@@ -189,16 +200,16 @@ type Segmenter struct {
 // Init prepares to cut pkt (an Ethernet frame, without the virtio-net
 // header) into frames of at most mss payload bytes.
 func (s *Segmenter) Init(pkt []byte, mss int) error {
-	ihl, doff, ok := parseTCP4(pkt)
+	l2, ihl, doff, ok := parseTCP4(pkt)
 	if !ok {
 		return ErrNotTCP4
 	}
 	if mss <= 0 {
 		return ErrMalformed
 	}
-	ip := pkt[14:]
+	ip := pkt[l2:]
 	tcp := ip[ihl:]
-	*s = Segmenter{pkt: pkt, hdr: 14 + ihl + doff, ihl: ihl, mss: mss,
+	*s = Segmenter{pkt: pkt, hdr: l2 + ihl + doff, l2: l2, ihl: ihl, mss: mss,
 		seq: binary.BigEndian.Uint32(tcp[4:]), id: binary.BigEndian.Uint16(ip[4:]), flags: tcp[13]}
 	s.off = s.hdr
 	return nil
@@ -218,7 +229,7 @@ func (s *Segmenter) Next(dst []byte) int {
 	copy(dst, s.pkt[:s.hdr])
 	copy(dst[s.hdr:], s.pkt[s.off:s.off+chunk])
 	last := s.off+chunk >= len(s.pkt)
-	ip := dst[14:n]
+	ip := dst[s.l2:n]
 	tcp := ip[s.ihl:]
 	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
 	binary.BigEndian.PutUint16(ip[4:], s.id+uint16(s.idx))
