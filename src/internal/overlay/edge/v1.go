@@ -217,9 +217,11 @@ func (e *Edge) flushV1(out []byte, stride int, lens []int, dsts [][4]netip.AddrP
 		}
 		// Extend the run: same destination, same size (the last may be
 		// shorter), at most MaxSegments.
+		// A datagram over the underlay MTU (a frame that escaped the MSS
+		// clamp) goes alone, IP-fragmented: UDP GSO refuses it.
 		seg := lens[i]
 		j := i + 1
-		for j < len(lens) && j-i < udp.MaxSegments && ndst[j] == 1 && dsts[j][0] == dsts[i][0] && lens[j] <= seg {
+		for seg <= UnderlayMTU-28 && j < len(lens) && j-i < udp.MaxSegments && ndst[j] == 1 && dsts[j][0] == dsts[i][0] && lens[j] <= seg {
 			short := lens[j] < seg
 			j++
 			if short {
