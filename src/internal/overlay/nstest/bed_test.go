@@ -6,6 +6,7 @@ package nstest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -180,27 +181,40 @@ func waitPing(t *testing.T, from *host, to string, within time.Duration) {
 // (iperf3 -n) and checks that all of it arrived.
 func tcpCheck(t *testing.T, client, server *host, port int) {
 	t.Helper()
+	tcpCheckTo(t, client, server, server.overlay, server.overlay, port)
+}
+
+// tcpCheckTo is tcpCheck to address to (the server binds bind if set).
+func tcpCheckTo(t *testing.T, client, server *host, bind, to string, port int) {
+	t.Helper()
 	binaries.Require(t, "iperf3")
-	srv := server.ns.Start("iperf3", "-s", "-1", "-p", strconv.Itoa(port), "-B", server.overlay)
+	args := []string{"-s", "-1", "-p", strconv.Itoa(port)}
+	if bind != "" {
+		args = append(args, "-B", bind)
+	}
+	srv := server.ns.Start("iperf3", args...)
 	defer srv.Stop()
 	var out []byte
 	var err error
-	for i := 0; i < 20; i++ {
-		out, err = client.ns.Command("iperf3", "-c", server.overlay, "-p", strconv.Itoa(port), "-n", "4M", "-J").CombinedOutput()
+	// 4 MiB take well under a second on a working overlay: a stalled one
+	// fails within the deadline instead of hanging the suite.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := 0; i < 20 && ctx.Err() == nil; i++ {
+		out, err = client.ns.CommandContext(ctx, "iperf3", "-c", to, "-p", strconv.Itoa(port), "-n", "4M", "-J").CombinedOutput()
 		if err == nil && !bytes.Contains(out, []byte(`"error":`)) {
 			break
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	if err != nil || bytes.Contains(out, []byte(`"error":`)) {
-		t.Fatalf("TCP %s -> %s: %v\n%s", client.overlay, server.overlay, err, out)
+		t.Fatalf("TCP %s -> %s: %v\n%s", client.overlay, to, err, out)
 	}
 	if !bytes.Contains(out, []byte(`"bytes":	4194304`)) && !bytes.Contains(out, []byte(`"bytes": 4194304`)) {
-		t.Fatalf("TCP %s -> %s: 4 MiB not carried:\n%.2000s", client.overlay, server.overlay, out)
+		t.Fatalf("TCP %s -> %s: 4 MiB not carried:\n%.2000s", client.overlay, to, out)
 	}
 }
 
-// waitCounter polls a status socket until counter name reaches at least v.
 func waitCounter(t *testing.T, path, name string, v uint64, within time.Duration) map[string]uint64 {
 	t.Helper()
 	deadline := time.Now().Add(within)

@@ -17,6 +17,9 @@ func TestV1OurEdgesDebianSupernode(t *testing.T) {
 	waitPing(t, c, a.overlay, 5*time.Second)
 	tcpCheck(t, a, c, 5201)
 	tcpCheck(t, c, a, 5202)
+	// IPv6 TCP (link-local; the kernel segments it, its MSS is not
+	// clamped, so its datagrams are IP-fragmented on the underlay).
+	tcpCheckTo(t, a, c, "", "fe80::5c:ff:fe00:2%vc0", 5203)
 	// The TCP runs went through our offloads: the sender read super-frames
 	// from its TAP device and cut them, the receiver wrote coalesced ones.
 	for _, h := range []*host{a, c} {
