@@ -20,18 +20,14 @@ import (
 	"runtime/pprof"
 	"syscall"
 
+	"github.com/rocksclusters/vcluster/src/internal/daemon"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/edge"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/stats"
 	"github.com/rocksclusters/vcluster/src/internal/version"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintf(os.Stderr, "vcluster-edge: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("vcluster-edge", run) }
 
 func run() error {
 	var (

@@ -15,18 +15,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/rocksclusters/vcluster/src/internal/daemon"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/stats"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/supernode"
 	"github.com/rocksclusters/vcluster/src/internal/version"
 )
 
-func main() {
-	if err := run(); err != nil {
-		fmt.Fprintf(os.Stderr, "vcluster-supernode: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { daemon.Main("vcluster-supernode", run) }
 
 func run() error {
 	fs := flag.NewFlagSet("vcluster-supernode", flag.ContinueOnError)
