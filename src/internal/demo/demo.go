@@ -239,7 +239,9 @@ func (c *Cluster) Batch(ctx context.Context, s *workload.Slurm, set *workload.Se
 	c.Step("batch (%s): %d compounds, one-way delay %v between sites", mode, len(set.Compounds), d)
 	dir := filepath.Join(c.Dir, "runs", fmt.Sprintf("%s-%dms", mode, d.Milliseconds()))
 	_ = os.RemoveAll(dir)
+	stop := c.progress(dir, len(set.Compounds))
 	r, err := workload.Run(ctx, s, set, dir)
+	stop()
 	if r != nil {
 		b.OK, b.Seconds, b.PerNode = r.OK, r.Wall.Seconds(), len(r.PerNode)
 		_ = r.WriteResults(filepath.Join(dir, "results.tsv"))

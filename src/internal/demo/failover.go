@@ -58,6 +58,7 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	done := make(chan result, 1)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer c.progress(dir, len(set.Compounds))()
 	go func() {
 		r, err := workload.Run(runCtx, s, set, dir)
 		done <- result{r, err}
