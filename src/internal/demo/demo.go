@@ -45,7 +45,8 @@ type Batch struct {
 	Delay   time.Duration
 	OK, All int
 	Seconds float64
-	PerNode int // guests that ran at least one task
+	PerNode int    // guests that ran at least one task
+	Dir     string // the batch's work folder (results.tsv: one line per task)
 	Err     string
 }
 
@@ -239,6 +240,7 @@ func (c *Cluster) Batch(ctx context.Context, s *workload.Slurm, set *workload.Se
 	c.Step("batch (%s): %d compounds, one-way delay %v between sites", mode, len(set.Compounds), d)
 	dir := filepath.Join(c.Dir, "runs", fmt.Sprintf("%s-%dms", mode, d.Milliseconds()))
 	_ = os.RemoveAll(dir)
+	b.Dir = dir
 	stop := c.progress(dir, len(set.Compounds))
 	r, err := workload.Run(ctx, s, set, dir)
 	stop()

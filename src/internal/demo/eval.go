@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/workload"
@@ -132,6 +133,10 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 	if reach.OK != reach.Pairs {
 		return nil, fmt.Errorf("overlay: %d of %d pairs unreachable", reach.Pairs-reach.OK, reach.Pairs)
 	}
+	tasksDir := filepath.Join(filepath.Dir(cfg.CSV), "tasks")
+	if err := writeNodes(tasksDir, c.Computes()); err != nil {
+		return nil, err
+	}
 
 	var rows []workload.EvalRow
 	var slurm *workload.Slurm
@@ -173,11 +178,40 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 			return rows, merr
 		}
 		c.Step("eval: row %s %d ms: %.1f s, tasks %d/%d -> %s", row.Mode, row.DelayMS, row.Seconds, row.TasksOK, row.TasksAll, cfg.CSV)
+		if b.Dir != "" {
+			// Each task's node and clock readings, for the dispatch-gap
+			// analysis (tests/workload/gaps.py); the work folder goes.
+			if cerr := copyFile(filepath.Join(b.Dir, "results.tsv"),
+				filepath.Join(tasksDir, fmt.Sprintf("%s-%dms.tsv", row.Mode, row.DelayMS))); cerr != nil {
+				c.Step("WARNING: per-task table not kept: %v", cerr)
+			}
+		}
 		if err != nil {
 			return rows, err
 		}
 	}
 	return rows, plot(root, cfg.CSV)
+}
+
+// writeNodes records which site each compute guest started at.
+func writeNodes(dir string, gs []*Guest) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("node\tsite\n")
+	for _, g := range gs {
+		fmt.Fprintf(&b, "%s\t%s\n", g.Name, g.Site)
+	}
+	return os.WriteFile(filepath.Join(dir, "nodes.tsv"), []byte(b.String()), 0o644)
+}
+
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o644)
 }
 
 func rowKey(mode string, ms int) string { return mode + "/" + strconv.Itoa(ms) }

@@ -49,6 +49,7 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	}
 	dir := filepath.Join(c.Dir, "runs", fmt.Sprintf("failover-%dms", d.Milliseconds()))
 	_ = os.RemoveAll(dir)
+	b.Dir = dir
 	c.Step("batch (failover): %d compounds at %v; a VM container dies after a quarter of them", len(set.Compounds), d)
 
 	type result struct {

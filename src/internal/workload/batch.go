@@ -18,7 +18,9 @@ type TaskResult struct {
 	Node     string  // where Slurm ran it
 	Affinity float64 // best mode, kcal/mol
 	Modes    int
-	Err      string // empty when the task succeeded and its output checked
+	// Start and End are the task script's own clock readings around Vina.
+	Start, End time.Time
+	Err        string // empty when the task succeeded and its output checked
 }
 
 // Report is one batch.
@@ -33,13 +35,52 @@ type Report struct {
 
 // Summary is the one-line result: tasks=ok/total and wall seconds.
 func (r *Report) Summary() string {
-	return fmt.Sprintf("tasks=%d/%d wall=%.1fs nodes=%d", r.OK, r.Total, r.Wall.Seconds(), len(r.PerNode))
+	s := fmt.Sprintf("tasks=%d/%d wall=%.1fs nodes=%d", r.OK, r.Total, r.Wall.Seconds(), len(r.PerNode))
+	if g := DispatchGaps(r.Tasks); len(g) > 0 {
+		s += fmt.Sprintf(" dispatch-gap median=%.2fs", quantile(g, 0.5).Seconds())
+	}
+	return s
+}
+
+// DispatchGaps are, on each node, the times from one task's end to the
+// start of the next task there: what the scheduler's round trips (task
+// done -> slurmctld -> next launch -> slurmd) cost each task slot. The
+// wide-area delay shows here directly, whether or not it shows in the
+// batch's wall time.
+func DispatchGaps(tasks []TaskResult) []time.Duration {
+	per := map[string][]TaskResult{}
+	for _, t := range tasks {
+		if t.Node != "" && !t.Start.IsZero() && !t.End.IsZero() {
+			per[t.Node] = append(per[t.Node], t)
+		}
+	}
+	var gaps []time.Duration
+	for _, ts := range per {
+		sort.Slice(ts, func(i, j int) bool { return ts[i].Start.Before(ts[j].Start) })
+		for i := 1; i < len(ts); i++ {
+			gaps = append(gaps, ts[i].Start.Sub(ts[i-1].End))
+		}
+	}
+	sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
+	return gaps
+}
+
+// quantile of sorted durations (nearest rank); 0 when empty.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	if i < 0 {
+		i = 0
+	}
+	return sorted[i]
 }
 
 // jobScript is the array job: task i docks line i+1 of the compound list
 // and leaves NAME.log (Vina's stdout), NAME.pdbqt (poses) and, last,
-// NAME.done ("<exit code> <node>"), written by rename so a reader never
-// sees a partial marker.
+// NAME.done ("<exit code> <node> <start> <end>", times in Unix seconds),
+// written by rename so a reader never sees a partial marker.
 const jobScript = `#!/bin/bash
 # vcluster workload: one compound per Slurm array task.
 set -u
@@ -47,13 +88,15 @@ line=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" %[1]s)
 name=${line%%%%	*}
 lig=${line#*	}
 out=%[2]s
+t0=$(date +%%s.%%N)
 vina --receptor %[3]s --ligand "$lig" \
   --center_x %[4]g --center_y %[5]g --center_z %[6]g \
   --size_x %[7]g --size_y %[8]g --size_z %[9]g \
   --cpu 1 --exhaustiveness %[10]d --seed %[11]d \
   --out "$out/$name.pdbqt" >"$out/$name.log" 2>&1
 rc=$?
-echo "$rc ${SLURMD_NODENAME:-unknown}" >"$out/$name.done.tmp"
+t1=$(date +%%s.%%N)
+echo "$rc ${SLURMD_NODENAME:-unknown} $t0 $t1" >"$out/$name.done.tmp"
 mv "$out/$name.done.tmp" "$out/$name.done"
 exit $rc
 `
@@ -144,11 +187,19 @@ func check(out, name string) TaskResult {
 		return t
 	}
 	f := strings.Fields(string(done))
-	if len(f) != 2 {
+	var start, end time.Time
+	var ok bool
+	if len(f) == 4 {
+		start, ok = unixTime(f[2])
+		if ok {
+			end, ok = unixTime(f[3])
+		}
+	}
+	if !ok || end.Before(start) {
 		t.Err = fmt.Sprintf("bad marker %q", done)
 		return t
 	}
-	t.Node = f[1]
+	t.Node, t.Start, t.End = f[1], start, end
 	if f[0] != "0" {
 		t.Err = "vina exit code " + f[0]
 		return t
@@ -183,18 +234,60 @@ func check(out, name string) TaskResult {
 	return t
 }
 
-// WriteResults writes one line per compound (name, node, affinity, error)
-// sorted by affinity, best first.
+// unixTime parses date's "%s.%N".
+func unixTime(s string) (time.Time, bool) {
+	sec, frac, _ := strings.Cut(s, ".")
+	if !digits(sec) || (frac != "" && !digits(frac)) {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(sec, 10, 64)
+	if err != nil || n <= 0 || len(frac) > 9 {
+		return time.Time{}, false
+	}
+	var ns int64
+	if frac != "" {
+		v, err := strconv.ParseUint(frac, 10, 32)
+		if err != nil {
+			return time.Time{}, false
+		}
+		ns = int64(v)
+		for i := len(frac); i < 9; i++ {
+			ns *= 10
+		}
+	}
+	return time.Unix(n, ns), true
+}
+
+// WriteResults writes one line per compound (name, node, affinity, modes,
+// start and end in Unix seconds, error) sorted by affinity, best first.
 func (r *Report) WriteResults(path string) error {
 	ts := append([]TaskResult(nil), r.Tasks...)
 	sort.SliceStable(ts, func(i, j int) bool { return ts[i].Affinity < ts[j].Affinity })
 	var b strings.Builder
-	b.WriteString("compound\tnode\taffinity_kcal_mol\tmodes\terror\n")
+	b.WriteString("compound\tnode\taffinity_kcal_mol\tmodes\tstart\tend\terror\n")
 	for _, t := range ts {
-		fmt.Fprintf(&b, "%s\t%s\t%.3f\t%d\t%s\n", t.Compound, t.Node, t.Affinity, t.Modes, t.Err)
+		fmt.Fprintf(&b, "%s\t%s\t%.3f\t%d\t%s\t%s\t%s\n", t.Compound, t.Node, t.Affinity, t.Modes,
+			unixString(t.Start), unixString(t.End), t.Err)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
 // shq quotes s for bash.
 func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func digits(s string) bool {
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// unixString is t in Unix seconds with milliseconds, or "-" when unknown.
+func unixString(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return fmt.Sprintf("%d.%03d", t.Unix(), t.Nanosecond()/1e6)
+}

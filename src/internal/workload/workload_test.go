@@ -69,6 +69,7 @@ func TestBatchAcrossSites(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	begun := time.Now()
 	r, err := Run(ctx, s, set, dir)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.Logs())
@@ -80,6 +81,10 @@ func TestBatchAcrossSites(t *testing.T) {
 		}
 		if task.Affinity >= 0 || task.Affinity < -20 || task.Modes < 1 {
 			t.Errorf("%s: implausible result %+v", task.Compound, task)
+		}
+		// The task's own clock readings: inside the batch, in order.
+		if task.Start.Before(begun) || task.End.Before(task.Start) || task.End.After(time.Now()) {
+			t.Errorf("%s: start %v end %v outside the batch (begun %v)", task.Compound, task.Start, task.End, begun)
 		}
 	}
 	if r.OK != st.Count || r.Total != st.Count || len(r.Tasks) != st.Count {
