@@ -159,17 +159,11 @@ func TestThroughputAndRTT(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, p.Out.String())
 	}
-	var r struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-	}
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
+	bps, err := iperfReceived(out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	gbps := r.End.SumReceived.BitsPerSecond / 1e9
+	gbps := bps / 1e9
 	t.Logf("iperf3 TCP across the WAN emulator at 0 ms: %.3f Gbit/s (links shaped to 1 Gbit/s)", gbps)
 	if gbps < 0.1 || gbps > 1.05 {
 		t.Errorf("throughput %.3f Gbit/s outside 0.1..1.05", gbps)
@@ -229,19 +223,26 @@ func BenchmarkWANThroughput(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				var r struct {
-					End struct {
-						SumReceived struct {
-							BitsPerSecond float64 `json:"bits_per_second"`
-						} `json:"sum_received"`
-					} `json:"end"`
-				}
-				if err := json.Unmarshal([]byte(out), &r); err != nil {
+				bps, err := iperfReceived(out)
+				if err != nil {
 					b.Fatal(err)
 				}
-				sum += r.End.SumReceived.BitsPerSecond
+				sum += bps
 			}
 			b.ReportMetric(sum/float64(b.N)/1e9, "Gbit/s")
 		})
 	}
+}
+
+// iperfReceived is the receiver's bits per second from iperf3 -J output.
+func iperfReceived(out string) (float64, error) {
+	var r struct {
+		End struct {
+			SumReceived struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			} `json:"sum_received"`
+		} `json:"end"`
+	}
+	err := json.Unmarshal([]byte(out), &r)
+	return r.End.SumReceived.BitsPerSecond, err
 }

@@ -10,17 +10,7 @@ import (
 // A GSO batch arrives as the same datagrams, whether or not the receiving
 // kernel coalesces them (GRO).
 func TestBatchRoundTrip(t *testing.T) {
-	rx, err := Listen(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	tx, err := Listen(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
-	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(rx.Port()))
+	rx, tx, to := pair(t)
 	const seg, count = 1000, 25
 	var b []byte
 	for i := 0; i < count; i++ {
@@ -61,17 +51,7 @@ func TestBatchRoundTrip(t *testing.T) {
 }
 
 func TestReadBatch(t *testing.T) {
-	rx, err := Listen(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
-	tx, err := Listen(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
-	to := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(rx.Port()))
+	rx, tx, to := pair(t)
 	for i := 0; i < 10; i++ {
 		if err := tx.WriteTo(bytes.Repeat([]byte{byte(i)}, 100+i), to); err != nil {
 			t.Fatal(err)
@@ -98,4 +78,21 @@ func TestReadBatch(t *testing.T) {
 			}
 		}
 	}
+}
+
+// pair is a receiving and a sending socket on loopback, closed at the end
+// of the test, and the receiver's address.
+func pair(t *testing.T) (rx, tx *Conn, to netip.AddrPort) {
+	t.Helper()
+	rx, err := Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rx.Close() })
+	tx, err = Listen(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Close() })
+	return rx, tx, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(rx.Port()))
 }
