@@ -241,9 +241,7 @@ func (c *Cluster) Batch(ctx context.Context, s *workload.Slurm, set *workload.Se
 	dir := filepath.Join(c.Dir, "runs", fmt.Sprintf("%s-%dms", mode, d.Milliseconds()))
 	_ = os.RemoveAll(dir)
 	b.Dir = dir
-	stop := c.progress(dir, len(set.Compounds))
-	r, err := workload.Run(ctx, s, set, dir)
-	stop()
+	r, err := workload.Run(ctx, s, set, dir, c.progressLines(len(set.Compounds)))
 	if r != nil {
 		b.OK, b.Seconds, b.PerNode = r.OK, r.Wall.Seconds(), len(r.PerNode)
 		_ = r.WriteResults(filepath.Join(dir, "results.tsv"))

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/testbed"
@@ -59,23 +60,32 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	done := make(chan result, 1)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	defer c.progress(dir, len(set.Compounds))()
+	// A quarter of the tasks done: time for the failure.
+	quarter := make(chan struct{})
+	var once sync.Once
+	lines := c.progressLines(len(set.Compounds))
+	progress := func(n int) {
+		lines(n)
+		if n >= len(set.Compounds)/4 {
+			once.Do(func() { close(quarter) })
+		}
+	}
+	if len(set.Compounds)/4 == 0 {
+		once.Do(func() { close(quarter) })
+	}
 	go func() {
-		r, err := workload.Run(runCtx, s, set, dir)
+		r, err := workload.Run(runCtx, s, set, dir, progress)
 		done <- result{r, err}
 	}()
 
-	// Wait for a quarter of the markers, then pick a guest with a task
+	// Wait for a quarter of the tasks, then pick a guest with a task
 	// running on it.
-	outDir := filepath.Join(dir, "out")
-	for markers(outDir) < len(set.Compounds)/4 {
-		select {
-		case res := <-done:
-			return fail(fmt.Errorf("batch ended before the failure was injected: %v", res.err))
-		case <-ctx.Done():
-			return fail(ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
+	select {
+	case res := <-done:
+		return fail(fmt.Errorf("batch ended before the failure was injected: %v", res.err))
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	case <-quarter:
 	}
 	victim, err := c.busyGuest(s)
 	if err != nil {
@@ -172,12 +182,6 @@ func requeueOn(conf string) bool {
 		}
 	}
 	return false
-}
-
-// markers counts finished tasks.
-func markers(dir string) int {
-	m, _ := filepath.Glob(filepath.Join(dir, "*.done"))
-	return len(m)
 }
 
 // busyGuest is a compute guest that is running a task now.

@@ -1,34 +1,23 @@
 package demo
 
-import (
-	"path/filepath"
-	"sync"
-	"time"
-)
+import "time"
 
-// watchBatch prints a progress line each time a batch's task markers in
-// outDir cross another tenth of total, at most one line per minGap, until
-// stop is closed. A full batch runs for a quarter of an hour here; without
-// these lines the terminal would be silent all that time. The batch's own
-// summary reports completion, so 100% is never printed here.
-func watchBatch(outDir string, total int, every, minGap time.Duration, step func(string, ...any), stop <-chan struct{}) {
-	if total <= 0 {
-		return
-	}
+// progressLines returns the function a batch calls with its number of
+// finished tasks: it prints a line each time another tenth of total is
+// crossed, at most one line per minGap. A full batch runs for a quarter of
+// an hour here; without these lines the terminal would be silent all that
+// time. The batch's own summary reports completion, so 100% is never
+// printed here.
+func progressLines(total int, minGap time.Duration, step func(string, ...any)) func(done int) {
 	start := time.Now()
 	lastTenth, lastLine := 0, time.Time{}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
+	return func(n int) {
+		if total <= 0 || n >= total {
 			return
-		case <-tick.C:
 		}
-		n := markers(outDir)
 		tenth := n * 10 / total
-		if n >= total || tenth <= lastTenth || time.Since(lastLine) < minGap {
-			continue
+		if tenth <= lastTenth || time.Since(lastLine) < minGap {
+			return
 		}
 		el := time.Since(start)
 		left := time.Duration(float64(el) * float64(total-n) / float64(n))
@@ -38,15 +27,7 @@ func watchBatch(outDir string, total int, every, minGap time.Duration, step func
 	}
 }
 
-// progress watches the batch in dir (its markers are in dir/out) and
-// returns the function that stops the watch.
-func (c *Cluster) progress(dir string, total int) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		watchBatch(filepath.Join(dir, "out"), total, 2*time.Second, 15*time.Second, c.Step, done)
-	}()
-	return func() { close(done); wg.Wait() }
+// progressLines for one of this cluster's batches: at most a line per 15 s.
+func (c *Cluster) progressLines(total int) func(done int) {
+	return progressLines(total, 15*time.Second, c.Step)
 }

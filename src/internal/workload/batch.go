@@ -102,8 +102,9 @@ exit $rc
 `
 
 // Run submits one array task per compound of set, waits until every task
-// has left its marker (or ctx ends), and checks every output.
-func Run(ctx context.Context, s *Slurm, set *Set, dir string) (*Report, error) {
+// has left its marker (or ctx ends), and checks every output. progress, if
+// not nil, is called with the number of finished tasks each time it grows.
+func Run(ctx context.Context, s *Slurm, set *Set, dir string, progress func(done int)) (*Report, error) {
 	out := filepath.Join(dir, "out")
 	// A fresh folder per batch: markers left by an earlier batch would
 	// count as finished tasks.
@@ -150,10 +151,14 @@ func Run(ctx context.Context, s *Slurm, set *Set, dir string) (*Report, error) {
 		pending[c.Name] = true
 	}
 	for len(pending) > 0 {
+		before := len(pending)
 		for name := range pending {
 			if _, err := os.Stat(filepath.Join(out, name+".done")); err == nil {
 				delete(pending, name)
 			}
+		}
+		if progress != nil && len(pending) < before {
+			progress(n - len(pending))
 		}
 		if len(pending) == 0 {
 			break

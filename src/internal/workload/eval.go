@@ -36,7 +36,7 @@ func Sweep(ctx context.Context, bed *testbed.Bed, s *Slurm, set *Set, dir, mode 
 			return rows, err
 		}
 		run := filepath.Join(dir, fmt.Sprintf("%s-%02d-%dms", mode, i, d.Milliseconds()))
-		r, err := Run(ctx, s, set, run)
+		r, err := Run(ctx, s, set, run, nil)
 		if err != nil {
 			return rows, fmt.Errorf("%s at %v: %v", mode, d, err)
 		}

@@ -70,7 +70,7 @@ func TestBatchAcrossSites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	begun := time.Now()
-	r, err := Run(ctx, s, set, dir)
+	r, err := Run(ctx, s, set, dir, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, s.Logs())
 	}
