@@ -61,22 +61,20 @@ func run() error {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	var keys []*auth.Key
+	var keyFiles, missing []string
 	for _, p := range cfg.TrustedKeys {
 		k, err := auth.LoadKey(p)
 		if errors.Is(err, os.ErrNotExist) {
 			// A container installed before its site key exists still
 			// reports status; it just refuses changes until restarted.
-			log.Warn("trusted key file missing; not trusted", "file", p)
+			missing = append(missing, p)
 			continue
 		}
 		if err != nil {
 			return err
 		}
 		keys = append(keys, k)
-		log.Info("trusting site key", "id", k.ID(), "file", p)
-	}
-	if len(keys) == 0 {
-		log.Warn("no trusted keys: every state-changing call will be refused")
+		keyFiles = append(keyFiles, p)
 	}
 	srv, err := agent.New(cfg, keys, log)
 	if err != nil {
@@ -86,6 +84,16 @@ func run() error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	// Logged only now, so that bad input fails with its one error line.
+	for _, p := range missing {
+		log.Warn("trusted key file missing; not trusted", "file", p)
+	}
+	for i, k := range keys {
+		log.Info("trusting site key", "id", k.ID(), "file", keyFiles[i])
+	}
+	if len(keys) == 0 {
+		log.Warn("no trusted keys: every state-changing call will be refused")
 	}
 	scheme := "http"
 	if cfg.TLSCert != "" {

@@ -9,10 +9,8 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net/netip"
 	"os"
@@ -24,7 +22,6 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/edge"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/stats"
-	"github.com/rocksclusters/vcluster/src/internal/version"
 )
 
 func main() { daemon.Main("vcluster-edge", run) }
@@ -34,7 +31,6 @@ func run() error {
 		cfgFile, dev, addr, comm, key, mac, proto, netmask, status string
 		sns                                                        []string
 		port, mtu                                                  int
-		showVersion                                                bool
 	)
 	fs := flag.NewFlagSet("vcluster-edge", flag.ContinueOnError)
 	fs.StringVar(&cfgFile, "config", "", "TOML configuration `file` (as the kickstart writes it)")
@@ -49,23 +45,9 @@ func run() error {
 	fs.IntVar(&mtu, "M", 0, "overlay `MTU` (default 1400)")
 	fs.StringVar(&proto, "protocol", "", "wire protocol: native (default) or v1 (Debian n2n 1.3)")
 	fs.StringVar(&status, "status", "", "Unix `socket` that serves the counters")
-	fs.BoolVar(&showVersion, "version", false, "print the version")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` until exit (for tuning)")
-	fs.SetOutput(io.Discard) // one error line, not the whole usage
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
-			return nil
-		}
+	if done, err := daemon.Parse(fs, os.Args[1:]); done || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if showVersion {
-		fmt.Println("vcluster-edge", version.Version)
-		return nil
 	}
 	var c config.Edge
 	if cfgFile != "" {

@@ -25,6 +25,7 @@ func TestBadInputOneLine(t *testing.T) {
 		{edge, []string{"-config", "/nonexistent/edge.toml"}, "no such file"},
 		{sn, []string{"-l", "0"}, "port"},
 		{sn, []string{"extra"}, "unexpected argument"},
+		{sn, []string{"-bogus"}, "not defined: -bogus"},
 	} {
 		out, err := exec.Command(c.bin, c.args...).CombinedOutput()
 		ee, ok := err.(*exec.ExitError)

@@ -6,10 +6,8 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -19,7 +17,6 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/stats"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/supernode"
-	"github.com/rocksclusters/vcluster/src/internal/version"
 )
 
 func main() { daemon.Main("vcluster-supernode", run) }
@@ -30,22 +27,8 @@ func run() error {
 	status := fs.String("status", "", "Unix `socket` that serves the counters")
 	maxPeers := fs.Int("max-peers", supernode.DefaultMaxPeers, "most edges registered at once")
 	maxComm := fs.Int("max-per-community", supernode.DefaultMaxCommunity, "most edges per community")
-	showVersion := fs.Bool("version", false, "print the version")
-	fs.SetOutput(io.Discard) // one error line, not the whole usage
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stdout)
-			fs.PrintDefaults()
-			return nil
-		}
+	if done, err := daemon.Parse(fs, os.Args[1:]); done || err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if *showVersion {
-		fmt.Println("vcluster-supernode", version.Version)
-		return nil
 	}
 	if *port < 1 || *port > 65535 || *maxPeers < 1 || *maxComm < 1 {
 		return fmt.Errorf("port and limits must be positive (port <= 65535)")

@@ -1,6 +1,7 @@
 // Package daemon is the command-line frame shared by vcluster's daemons
-// (vcluster-agent, vclusterd): flag parsing with -version, the optional
-// configuration file, and one error line with exit status 1.
+// (vcluster-agent, vclusterd, vcluster-edge, vcluster-supernode): flag
+// parsing with -version, the optional configuration file, and one error
+// line with exit status 1.
 package daemon
 
 import (
@@ -23,19 +24,22 @@ func Main(name string, run func() error) {
 }
 
 // Parse adds -version to fs and parses args. done means exit 0 at once
-// (-h printed the usage, -version the version, to stdout).
+// (-h printed the usage, -version the version, to stdout). A bad flag is
+// one error line for Main to print, not the flag package's whole usage.
 func Parse(fs *flag.FlagSet, args []string) (done bool, err error) {
 	return parse(fs, args, os.Stdout)
 }
 
 func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (bool, error) {
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return true, nil
 		}
-		// The flag package has already printed what was wrong and the usage.
-		return false, errors.New("bad arguments (see -h)")
+		return false, fmt.Errorf("%v (see -h)", err)
 	}
 	if fs.NArg() > 0 {
 		return false, fmt.Errorf("unexpected argument %q", fs.Arg(0))

@@ -28,9 +28,10 @@ func TestParse(t *testing.T) {
 	}{
 		{args: nil},
 		{args: []string{"-config", "x"}},
-		{args: []string{"-h"}, done: true},
+		{args: []string{"-h"}, done: true, printed: "  -config string\n    \t (default \"/nonexistent/d.toml\")\n  -version\n    \tprint the version and exit\n"},
 		{args: []string{"-version"}, done: true, printed: version.String() + "\n"},
-		{args: []string{"-bogus"}, err: "bad arguments (see -h)"},
+		{args: []string{"-bogus"}, err: "flag provided but not defined: -bogus (see -h)"},
+		{args: []string{"-config"}, err: "flag needs an argument: -config (see -h)"},
 		{args: []string{"extra"}, err: `unexpected argument "extra"`},
 	} {
 		fs, _ := newFS()
