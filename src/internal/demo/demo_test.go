@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -103,5 +104,26 @@ func TestReportLastLine(t *testing.T) {
 	r.Errors = []string{"sync failed"}
 	if r.OK() {
 		t.Fatal("a report with a failed step is OK")
+	}
+}
+
+func TestRunningTasks(t *testing.T) {
+	got := runningTasks("vm-demo-3 17\nvm-demo-5 0\n\nvm-demo-[1-2] 4 extra\nvm-demo-7 N/A\nvm-demo-8 -1\n")
+	want := map[string]int{"vm-demo-3": 17, "vm-demo-5": 0}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("runningTasks = %v, want %v", got, want)
+	}
+}
+
+func TestRequeueOn(t *testing.T) {
+	for conf, want := range map[string]bool{
+		"JobCompType             = jobcomp/none\nJobRequeue              = 1\n": true,
+		"JobRequeue              = 0\n":                                         false,
+		"JobRequeueX = 1\n":                                                     false,
+		"":                                                                      false,
+	} {
+		if got := requeueOn(conf); got != want {
+			t.Errorf("requeueOn(%q) = %v, want %v", conf, got, want)
+		}
 	}
 }

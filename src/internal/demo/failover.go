@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,7 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 		return fail(ctx.Err())
 	case <-quarter:
 	}
-	victim, err := c.busyGuest(s)
+	victim, lost, err := c.busyGuest(s)
 	if err != nil {
 		return fail(err)
 	}
@@ -167,6 +168,15 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	if b.OK != b.All {
 		return fail(fmt.Errorf("failover batch: tasks %d/%d", b.OK, b.All))
 	}
+	// The lost task's result comes from its second run; Slurm holds a
+	// requeued task for the credential lifetime (cred_expire) first.
+	if lost < len(res.r.Tasks) {
+		if t := res.r.Tasks[lost]; t.Start.After(killed) {
+			c.Step("the lost task (%s) ran again on %s %.0f s after the failure", t.Compound, t.Node, t.Start.Sub(killed).Seconds())
+		} else {
+			c.Step("the lost task (%s) had finished just before the failure", t.Compound)
+		}
+	}
 	// The container comes back for later runs; the monitor sees it alive.
 	_ = ct.Host.SetLink(true)
 	return b, nil
@@ -184,22 +194,37 @@ func requeueOn(conf string) bool {
 	return false
 }
 
-// busyGuest is a compute guest that is running a task now.
-func (c *Cluster) busyGuest(s *workload.Slurm) (*Guest, error) {
-	out, err := s.Client("squeue", "-h", "-t", "R", "-o", "%N")
+// busyGuest is a compute guest that is running a task now, and that
+// task's array index (the compound it docks).
+func (c *Cluster) busyGuest(s *workload.Slurm) (*Guest, int, error) {
+	out, err := s.Client("squeue", "-h", "-t", "R", "-o", "%N %K")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	busy := map[string]bool{}
-	for _, n := range strings.Fields(out) {
-		busy[n] = true
-	}
+	busy := runningTasks(out)
 	for _, g := range c.Computes() {
-		if busy[g.Name] {
-			return g, nil
+		if i, ok := busy[g.Name]; ok {
+			return g, i, nil
 		}
 	}
-	return nil, errors.New("no compute guest is running a task")
+	return nil, 0, errors.New("no compute guest is running a task")
+}
+
+// runningTasks reads `squeue -o "%N %K"` lines (node, array index) into
+// node → index; lines of anything else (a job step, a job on several
+// nodes) are skipped.
+func runningTasks(out string) map[string]int {
+	busy := map[string]int{}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			continue
+		}
+		if i, err := strconv.Atoi(f[1]); err == nil && i >= 0 {
+			busy[f[0]] = i
+		}
+	}
+	return busy
 }
 
 // runs asks a container's agent whether it runs the guest.

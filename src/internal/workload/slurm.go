@@ -125,7 +125,9 @@ SlurmdPort=6818
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=%s
+# cred_expire: a requeued task (its node died) waits this long + 1 s
+# before it runs again; Slurm's default is 120 s.
+AuthInfo=socket=%s,cred_expire=30
 CredType=cred/munge
 StateSaveLocation=%s
 SlurmdSpoolDir=%s/%%n
