@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/testbed"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/netns"
 	"github.com/rocksclusters/vcluster/src/internal/workload"
 )
 
@@ -134,7 +135,7 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 
 	// Boot it there: a fresh namespace on the new container's LAN, the
 	// same kickstart (same overlay address and MAC), its edge and slurmd.
-	if err := exec.Command("ip", "netns", "delete", victim.Host.NS).Run(); err != nil {
+	if err := netns.Delete(victim.Host.NS); err != nil {
 		return fail(fmt.Errorf("removing %s's old namespace: %v", victim.Name, err))
 	}
 	if err := c.attach(moved); err != nil {

@@ -407,8 +407,8 @@ func (b *Bed) Close() error {
 	}
 	var errs []error
 	for i := len(nss) - 1; i >= 0; i-- {
-		if out, err := exec.Command("ip", "netns", "delete", nss[i]).CombinedOutput(); err != nil {
-			errs = append(errs, fmt.Errorf("ip netns delete %s: %v: %s", nss[i], err, bytes.TrimSpace(out)))
+		if err := netns.Delete(nss[i]); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if b.ownDir {
@@ -419,8 +419,8 @@ func (b *Bed) Close() error {
 
 func (b *Bed) newHost(suffix string, s *Site) (*Host, error) {
 	h := &Host{Name: suffix, NS: b.ID + "-" + suffix, Site: s, bed: b}
-	if out, err := exec.Command("ip", "netns", "add", h.NS).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("ip netns add %s: %v: %s", h.NS, err, bytes.TrimSpace(out))
+	if err := netns.Add(h.NS); err != nil {
+		return nil, err
 	}
 	b.mu.Lock()
 	b.nsList = append(b.nsList, h.NS)

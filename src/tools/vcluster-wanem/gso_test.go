@@ -37,8 +37,10 @@ func newGSOBed(t *testing.T) *gsoBed {
 			t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 		}
 	}
-	sh("ip", "netns", "add", ns)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", ns).Run() })
+	if err := netns.Add(ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = netns.Delete(ns) })
 	// Before the devices exist, so that they inherit the defaults; no
 	// IPv6, so nothing but our packet reaches tout0.
 	sh("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1",

@@ -36,8 +36,10 @@ type NS struct {
 func New(t testing.TB, prefix string) *NS {
 	t.Helper()
 	n := &NS{Name: Unique(prefix), t: t}
-	mustRun(t, "ip", "netns", "add", n.Name)
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "delete", n.Name).Run() })
+	if err := Add(n.Name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Delete(n.Name) })
 	n.MustRun("ip", "link", "set", "lo", "up")
 	return n
 }
@@ -115,7 +117,9 @@ func Launch(cmd *exec.Cmd) (*Proc, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = p.Out
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if the test process dies before its cleanups, so does
+	// the child (its own children are left to Sweep).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
