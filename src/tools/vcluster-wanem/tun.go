@@ -4,9 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
-	"unsafe"
 
+	"github.com/rocksclusters/vcluster/src/internal/overlay/tap"
 	"golang.org/x/sys/unix"
 )
 
@@ -14,7 +13,7 @@ import (
 // device starts with one. The emulator never interprets it on the hot path;
 // it hands it back to the kernel with the packet, so a GSO super-packet
 // (up to 64 KiB of TCP segments sharing one header) crosses as one unit.
-const vnetHdrLen = 10
+const vnetHdrLen = tap.VnetHdrLen
 
 // maxPacket is the largest read: a header and a 64 KiB GSO packet (the
 // TUN device's gso_max_size; no BIG TCP here).
@@ -39,36 +38,17 @@ type tunDev struct {
 // openTUN creates or attaches to TUN device name (persistent, so routes
 // pointing at it survive a restart) with IFF_VNET_HDR, and turns on the
 // widest offload set this kernel accepts. water cannot ask for
-// IFF_VNET_HDR, hence the raw ioctls.
+// IFF_VNET_HDR, hence tap.OpenVnet.
 func openTUN(name string) (*tunDev, error) {
-	if len(name) >= unix.IFNAMSIZ || name == "" {
-		return nil, fmt.Errorf("bad device name %q", name)
-	}
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, ifname, err := tap.OpenVnet(name, unix.IFF_TUN)
 	if err != nil {
-		return nil, fmt.Errorf("/dev/net/tun: %v", err)
-	}
-	var req struct {
-		name  [unix.IFNAMSIZ]byte
-		flags uint16
-		_     [22]byte
-	}
-	copy(req.name[:], name)
-	req.flags = unix.IFF_TUN | unix.IFF_NO_PI | unix.IFF_VNET_HDR
-	if err := ioctl(fd, unix.TUNSETIFF, unsafe.Pointer(&req)); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("TUNSETIFF: %v", err)
-	}
-	hdr := int32(vnetHdrLen)
-	if err := ioctl(fd, unix.TUNSETVNETHDRSZ, unsafe.Pointer(&hdr)); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("TUNSETVNETHDRSZ: %v", err)
+		return nil, err
 	}
 	if err := unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 1); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("TUNSETPERSIST: %v", err)
 	}
-	d := &tunDev{name: strings.TrimRight(string(req.name[:]), "\x00"), fd: fd}
+	d := &tunDev{name: ifname, fd: fd}
 	// UDP segmentation offload came with Linux 6.2; older kernels refuse
 	// the unknown bits with EINVAL.
 	for _, off := range []int{offloadTCP | offloadUDP, offloadTCP} {
@@ -101,12 +81,4 @@ func (d *tunDev) setOffload(on bool) error {
 		off = d.offload
 	}
 	return unix.IoctlSetInt(d.fd, unix.TUNSETOFFLOAD, off)
-}
-
-func ioctl(fd int, req uint, arg unsafe.Pointer) error {
-	_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(arg))
-	if e != 0 {
-		return e
-	}
-	return nil
 }

@@ -51,25 +51,9 @@ func Open(name string, offload int) (*Device, error) {
 		}
 		return &Device{ReadWriteCloser: ifc, Name: ifc.Name()}, nil
 	}
-	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	fd, ifname, err := OpenVnet(name, unix.IFF_TAP)
 	if err != nil {
-		return nil, fmt.Errorf("tap %s: /dev/net/tun: %v", name, err)
-	}
-	var req struct {
-		name  [unix.IFNAMSIZ]byte
-		flags uint16
-		_     [22]byte
-	}
-	copy(req.name[:], name)
-	req.flags = unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR
-	if err := ioctl(fd, unix.TUNSETIFF, unsafe.Pointer(&req)); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("tap %s: TUNSETIFF: %v", name, err)
-	}
-	hdr := int32(VnetHdrLen)
-	if err := ioctl(fd, unix.TUNSETVNETHDRSZ, unsafe.Pointer(&hdr)); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("tap %s: TUNSETVNETHDRSZ: %v", name, err)
+		return nil, fmt.Errorf("tap %s: %v", name, err)
 	}
 	if err := unix.IoctlSetInt(fd, unix.TUNSETOFFLOAD, offload); err != nil {
 		unix.Close(fd)
@@ -78,7 +62,38 @@ func Open(name string, offload int) (*Device, error) {
 	// os.NewFile on a non-blocking descriptor uses Go's poller, so Close
 	// wakes a blocked Read.
 	f := os.NewFile(uintptr(fd), "/dev/net/tun")
-	return &Device{ReadWriteCloser: f, Name: strings.TrimRight(string(req.name[:]), "\x00"), Vnet: true}, nil
+	return &Device{ReadWriteCloser: f, Name: ifname, Vnet: true}, nil
+}
+
+// OpenVnet creates (or attaches to) device name of kind unix.IFF_TAP or
+// unix.IFF_TUN with virtio-net headers of VnetHdrLen bytes, and returns
+// its non-blocking descriptor and the kernel's name for it. The caller
+// asks for offloads (TUNSETOFFLOAD). Also used by the WAN emulator's TUN.
+func OpenVnet(name string, kind uint16) (fd int, ifname string, err error) {
+	if name == "" || len(name) >= unix.IFNAMSIZ {
+		return -1, "", fmt.Errorf("bad device name %q", name)
+	}
+	fd, err = unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return -1, "", fmt.Errorf("/dev/net/tun: %v", err)
+	}
+	var req struct {
+		name  [unix.IFNAMSIZ]byte
+		flags uint16
+		_     [22]byte
+	}
+	copy(req.name[:], name)
+	req.flags = kind | unix.IFF_NO_PI | unix.IFF_VNET_HDR
+	if err := ioctl(fd, unix.TUNSETIFF, unsafe.Pointer(&req)); err != nil {
+		unix.Close(fd)
+		return -1, "", fmt.Errorf("TUNSETIFF: %v", err)
+	}
+	hdr := int32(VnetHdrLen)
+	if err := ioctl(fd, unix.TUNSETVNETHDRSZ, unsafe.Pointer(&hdr)); err != nil {
+		unix.Close(fd)
+		return -1, "", fmt.Errorf("TUNSETVNETHDRSZ: %v", err)
+	}
+	return fd, strings.TrimRight(string(req.name[:]), "\x00"), nil
 }
 
 // TryRead reads one frame if one is waiting, without blocking: the edge
