@@ -70,9 +70,6 @@ func TestDispatchGaps(t *testing.T) {
 			t.Errorf("gap %d = %v, want %v", i, g[i], want[i])
 		}
 	}
-	if q := quantile(g, 0.5); q != g[1] {
-		t.Errorf("median %v, want %v", q, g[1])
-	}
 	r := Report{Tasks: tasks, PerNode: map[string]int{"a": 3, "b": 3}, Total: 6, OK: 5, Wall: 22 * time.Second}
 	if s := r.Summary(); !strings.HasSuffix(s, "dispatch-gap median=1.50s") {
 		t.Errorf("summary %q", s)
