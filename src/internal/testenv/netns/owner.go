@@ -36,7 +36,7 @@ func Add(name string) error {
 		err = os.WriteFile(filepath.Join(OwnerDir, name), []byte(me), 0o644)
 	}
 	if err != nil {
-		_ = exec.Command("ip", "netns", "delete", name).Run()
+		_ = Delete(name)
 		return fmt.Errorf("recording namespace %s: %v", name, err)
 	}
 	return nil
