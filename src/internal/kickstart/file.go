@@ -97,8 +97,8 @@ func (p *parser) file(d *xml.Decoder, se xml.StartElement) (string, error) {
 }
 
 func hasLine(text, line string) bool {
-	for l := range strings.Lines(text) {
-		if strings.TrimRight(l, "\r\n") == line {
+	for _, l := range strings.Split(text, "\n") {
+		if strings.TrimRight(l, "\r") == line {
 			return true
 		}
 	}

@@ -15,7 +15,11 @@ import (
 func Script(header string, nodes ...*Node) (string, error) {
 	var b strings.Builder
 	b.WriteString("#!/bin/bash\n")
-	for l := range strings.Lines(header) {
+	// Go 1.23 has no strings.Lines; SplitAfter keeps each line's newline.
+	for _, l := range strings.SplitAfter(header, "\n") {
+		if l == "" {
+			continue
+		}
 		b.WriteString("# " + l)
 	}
 	if header != "" && !strings.HasSuffix(header, "\n") {

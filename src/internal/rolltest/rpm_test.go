@@ -130,7 +130,7 @@ func rpmQuery(t *testing.T, args ...string) []string {
 		t.Fatalf("rpm %v: %v", args, err)
 	}
 	var lines []string
-	for l := range strings.Lines(string(b)) {
+	for _, l := range strings.Split(string(b), "\n") {
 		if l = strings.TrimSpace(l); l != "" && l != "(contains no files)" {
 			lines = append(lines, l)
 		}
@@ -334,7 +334,7 @@ func TestISOLayout(t *testing.T) {
 		t.Fatalf("xorriso -find: %v", err)
 	}
 	var got []string
-	for l := range strings.Lines(string(b)) {
+	for _, l := range strings.Split(string(b), "\n") {
 		if l = strings.Trim(strings.TrimSpace(l), "'"); l != "" {
 			got = append(got, l)
 		}
