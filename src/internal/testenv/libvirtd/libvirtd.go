@@ -12,6 +12,7 @@ package libvirtd
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -125,7 +126,10 @@ func (d *Daemon) launch(uid, gid int) error {
 	d.cmd, d.done = cmd, done
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		if _, err := os.Stat(d.Socket); err == nil {
+		// The socket file appears at bind(), before listen(): a client
+		// that only saw the file could still be refused. Wait for a dial.
+		if c, err := net.Dial("unix", d.Socket); err == nil {
+			c.Close()
 			return nil
 		}
 		select {
