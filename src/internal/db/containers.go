@@ -1,0 +1,63 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+)
+
+// LiveContainer is one VM container that vclusterd has not declared dead,
+// with what placement and the load refresh need to know of it.
+type LiveContainer struct {
+	ID, SiteID int64
+	Node       int64 // nodes.ID of the container (0: not a Rocks host)
+	Site, Host string
+	Agent      string // host:port (http) or http(s)://host:port
+	KeyFile    string // its site's key file
+	CAFile     string // its site's CA certificates ("" system roots)
+
+	DeclCPUs, DeclMem int             // declared (rocks add vcluster container)
+	CPUs, FreeMem     sql.NullInt64   // latest load report, if any
+	Load              sql.NullFloat64 // latest load report, if any
+	Reported          sql.NullTime    // when that report was stored
+	Allocated         int             // MiB of every guest placed there
+	Pending           int             // MiB of those the report cannot count (PendingSQL)
+	Guests            int             // guests placed there
+}
+
+// PendingSQL is the one meaning of a pending guest: placed on container c
+// (vc_vms v) with no copy recorded there before the container's latest
+// report l. The report cannot have counted its memory: the guest was
+// allocated or moved there since, or its copy was defined after the
+// report was taken (the controller records a copy before defining it, in
+// the same second it stores the report it acted on, hence the strict <).
+const PendingSQL = `NOT EXISTS (SELECT 1 FROM vc_copies p
+	WHERE p.Name = v.Name AND p.Container = c.ID AND p.Defined < l.Reported)`
+
+// liveContainersSQL is the candidates query of `add vcluster`, of
+// relocation and of the load refresh.
+const liveContainersSQL = `SELECT c.ID, c.Site, IFNULL(c.Node, 0), s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile,
+	c.CPUs, c.Mem, l.CPUs, l.Load1, l.FreeMem, l.Reported,
+	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID), 0),
+	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID AND ` + PendingSQL + `), 0),
+	(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
+	FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
+	LEFT JOIN vc_load l ON l.Container = c.ID
+	LEFT JOIN vc_health h ON h.Container = c.ID
+	WHERE IFNULL(h.Status, 'alive') = 'alive'
+	ORDER BY s.Name, c.Host`
+
+// LiveContainers reads every live container, by site name then host.
+func LiveContainers(ctx context.Context, q Querier) ([]LiveContainer, error) {
+	var out []LiveContainer
+	err := Rows(q.QueryContext(ctx, liveContainersSQL)).Each(func(r *sql.Rows) error {
+		var c LiveContainer
+		if err := r.Scan(&c.ID, &c.SiteID, &c.Node, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile,
+			&c.DeclCPUs, &c.DeclMem, &c.CPUs, &c.Load, &c.FreeMem, &c.Reported,
+			&c.Allocated, &c.Pending, &c.Guests); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
