@@ -24,8 +24,9 @@ func Main(name string, run func() error) {
 }
 
 // Parse adds -version to fs and parses args. done means exit 0 at once
-// (-h printed the usage, -version the version, to stdout). A bad flag is
-// one error line for Main to print, not the flag package's whole usage.
+// (-h printed the usage, -version the name, version and Go release, to
+// stdout). A bad flag is one error line for Main to print, not the flag
+// package's whole usage.
 func Parse(fs *flag.FlagSet, args []string) (done bool, err error) {
 	return parse(fs, args, os.Stdout)
 }
@@ -45,7 +46,7 @@ func parse(fs *flag.FlagSet, args []string, stdout io.Writer) (bool, error) {
 		return false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *showVersion {
-		fmt.Fprintln(stdout, version.String())
+		fmt.Fprintln(stdout, version.Line(fs.Name()))
 		return true, nil
 	}
 	return false, nil

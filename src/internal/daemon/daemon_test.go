@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ func TestParse(t *testing.T) {
 		{args: nil},
 		{args: []string{"-config", "x"}},
 		{args: []string{"-h"}, done: true, printed: "  -config string\n    \t (default \"/nonexistent/d.toml\")\n  -version\n    \tprint the version and exit\n"},
-		{args: []string{"-version"}, done: true, printed: version.String() + "\n"},
+		{args: []string{"-version"}, done: true, printed: "d " + version.String() + " (" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"},
 		{args: []string{"-bogus"}, err: "flag provided but not defined: -bogus (see -h)"},
 		{args: []string{"-config"}, err: "flag needs an argument: -config (see -h)"},
 		{args: []string{"extra"}, err: `unexpected argument "extra"`},
