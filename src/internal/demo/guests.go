@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
-	"github.com/rocksclusters/vcluster/src/internal/testbed"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/guestroot"
 )
 
@@ -241,15 +240,7 @@ func (c *Cluster) Computes() []*Guest {
 	return gs
 }
 
-// Host returns the bed host of a guest's container, for SetLink.
-func (c *Cluster) containerOf(g *Guest) *testbed.Host {
-	if ct := c.Container(g.Site, g.Container); ct != nil {
-		return ct.Host
-	}
-	return nil
-}
-
-// waitEdges waits until the edge processes are still alive a moment after
+// checkEdges reports edge processes that have already exited a moment after
 // start (a bad configuration makes them exit at once).
 func (c *Cluster) checkEdges() error {
 	var bad []string
