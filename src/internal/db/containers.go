@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"time"
 )
 
 // LiveContainer is one VM container that vclusterd has not declared dead,
@@ -18,7 +19,8 @@ type LiveContainer struct {
 	DeclCPUs, DeclMem int             // declared (rocks add vcluster container)
 	CPUs, FreeMem     sql.NullInt64   // latest load report, if any
 	Load              sql.NullFloat64 // latest load report, if any
-	Reported          sql.NullTime    // when that report was stored
+	Reported          bool            // a load report is stored
+	ReportAge         time.Duration   // its age, by the database's clock
 	Allocated         int             // MiB of every guest placed there
 	Pending           int             // MiB of those the report cannot count (PendingSQL)
 	Guests            int             // guests placed there
@@ -36,7 +38,8 @@ const PendingSQL = `NOT EXISTS (SELECT 1 FROM vc_copies p
 // liveContainersSQL is the candidates query of `add vcluster`, of
 // relocation and of the load refresh.
 const liveContainersSQL = `SELECT c.ID, c.Site, IFNULL(c.Node, 0), s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile,
-	c.CPUs, c.Mem, l.CPUs, l.Load1, l.FreeMem, l.Reported,
+	c.CPUs, c.Mem, l.CPUs, l.Load1, l.FreeMem, l.Reported IS NOT NULL,
+	IFNULL(TIMESTAMPDIFF(SECOND, l.Reported, UTC_TIMESTAMP()), 0),
 	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID), 0),
 	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID AND ` + PendingSQL + `), 0),
 	(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
@@ -51,11 +54,13 @@ func LiveContainers(ctx context.Context, q Querier) ([]LiveContainer, error) {
 	var out []LiveContainer
 	err := Rows(q.QueryContext(ctx, liveContainersSQL)).Each(func(r *sql.Rows) error {
 		var c LiveContainer
+		var age int64
 		if err := r.Scan(&c.ID, &c.SiteID, &c.Node, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile,
-			&c.DeclCPUs, &c.DeclMem, &c.CPUs, &c.Load, &c.FreeMem, &c.Reported,
+			&c.DeclCPUs, &c.DeclMem, &c.CPUs, &c.Load, &c.FreeMem, &c.Reported, &age,
 			&c.Allocated, &c.Pending, &c.Guests); err != nil {
 			return err
 		}
+		c.ReportAge = time.Duration(age) * time.Second
 		out = append(out, c)
 		return nil
 	})
