@@ -339,7 +339,7 @@ func (c *Controller) reconcile(ctx context.Context, st *State, f Filter) (*Repor
 		}
 	})
 	// Recorded copies confirmed gone are forgotten.
-	var gone [][2]any
+	var gone []copyAt
 	for name, cs := range st.Copies {
 		match := f.match(name, st.CopyOwner[name])
 		for _, id := range cs {
@@ -350,7 +350,7 @@ func (c *Controller) reconcile(ctx context.Context, st *State, f Filter) (*Repor
 			if _, there := w.guests[name]; !there {
 				w.cleared[name] = true
 				if g := st.Guests[name]; g == nil || g.Container != id {
-					gone = append(gone, [2]any{name, id})
+					gone = append(gone, copyAt{name, id})
 				}
 			}
 		}
@@ -537,78 +537,4 @@ func (c *Controller) each(ctx context.Context, ws []*work, fn func(context.Conte
 		}()
 	}
 	wg.Wait()
-}
-
-// StoreStatus writes load reports (vc_load) and marks the containers seen
-// (vc_health.LastSeen) in two statements.
-func StoreStatus(ctx context.Context, d *sql.DB, now time.Time, reports map[int64]agentapi.HostStatus) error {
-	if len(reports) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(reports))
-	for id := range reports {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	var load, seen strings.Builder
-	la := make([]any, 0, 6*len(ids))
-	sa := make([]any, 0, 2*len(ids))
-	for i, id := range ids {
-		st := reports[id]
-		if i > 0 {
-			load.WriteByte(',')
-			seen.WriteByte(',')
-		}
-		load.WriteString("(?,?,?,?,?,?)")
-		seen.WriteString("(?,?)")
-		la = append(la, id, st.CPUs, st.Load1, st.MemFreeMB, st.MemTotalMB, now)
-		sa = append(sa, id, now)
-	}
-	if _, err := d.ExecContext(ctx, "INSERT INTO vc_load (Container, CPUs, Load1, FreeMem, TotalMem, Reported) VALUES "+load.String()+
-		" ON DUPLICATE KEY UPDATE CPUs = VALUES(CPUs), Load1 = VALUES(Load1), FreeMem = VALUES(FreeMem), TotalMem = VALUES(TotalMem), Reported = VALUES(Reported)", la...); err != nil {
-		return fmt.Errorf("storing load reports: %v", err)
-	}
-	if _, err := d.ExecContext(ctx, "INSERT INTO vc_health (Container, LastSeen) VALUES "+seen.String()+
-		" ON DUPLICATE KEY UPDATE LastSeen = VALUES(LastSeen)", sa...); err != nil {
-		return fmt.Errorf("storing heartbeats: %v", err)
-	}
-	return nil
-}
-
-func insertCopies(ctx context.Context, d *sql.DB, gs []*Guest, now time.Time) error {
-	for lo := 0; lo < len(gs); lo += 1000 {
-		hi := min(lo+1000, len(gs))
-		var b strings.Builder
-		args := make([]any, 0, 4*(hi-lo))
-		for i, g := range gs[lo:hi] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?)")
-			args = append(args, g.Name, g.Container, g.Cluster, now)
-		}
-		if _, err := d.ExecContext(ctx, "INSERT IGNORE INTO vc_copies (Name, Container, Cluster, Defined) VALUES "+b.String(), args...); err != nil {
-			return fmt.Errorf("recording copies: %v", err)
-		}
-	}
-	return nil
-}
-
-func deleteCopies(ctx context.Context, d *sql.DB, gone [][2]any) error {
-	for lo := 0; lo < len(gone); lo += 500 {
-		hi := min(lo+500, len(gone))
-		var b strings.Builder
-		args := make([]any, 0, 2*(hi-lo))
-		for i, x := range gone[lo:hi] {
-			if i > 0 {
-				b.WriteString(" OR ")
-			}
-			b.WriteString("(Name = ? AND Container = ?)")
-			args = append(args, x[0], x[1])
-		}
-		if _, err := d.ExecContext(ctx, "DELETE FROM vc_copies WHERE "+b.String(), args...); err != nil {
-			return fmt.Errorf("forgetting copies: %v", err)
-		}
-	}
-	return nil
 }

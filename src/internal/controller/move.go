@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/placement"
 )
 
@@ -19,45 +20,22 @@ type Move struct {
 	Reason   string
 }
 
-// candidate is a placement.Container with its database id.
-type candidate struct {
-	id int64
-	placement.Container
-}
-
-// candidates are the live containers as `add vcluster` sees them: the
-// latest load report, else the declared capacity; memory of guests placed
-// there but not yet defined is taken off the reported free memory.
-func candidates(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}) ([]candidate, error) {
-	rows, err := q.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.CPUs, c.Mem,
-		l.CPUs, l.Load1, l.FreeMem, l.Reported IS NOT NULL,
-		IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID), 0),
-		IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID
-			AND NOT EXISTS (SELECT 1 FROM vc_copies p WHERE p.Name = v.Name AND p.Container = c.ID)), 0),
-		(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
-		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
-		LEFT JOIN vc_load l ON l.Container = c.ID
-		LEFT JOIN vc_health h ON h.Container = c.ID
-		WHERE IFNULL(h.Status, 'alive') = 'alive'
-		ORDER BY s.Name, c.Host`)
+// candidatesExcept is Candidates without container skip: the pool to
+// place on and each one's id.
+func candidatesExcept(ctx context.Context, d *sql.DB, skip int64) ([]placement.Container, []int64, error) {
+	live, pcs, err := Candidates(ctx, d)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer rows.Close()
-	var out []candidate
-	for rows.Next() {
-		var cd candidate
-		var k Capacity
-		if err := rows.Scan(&cd.id, &cd.Site, &cd.Host, &k.DeclCPUs, &k.DeclMem, &k.CPUs, &k.Load, &k.FreeMem, &cd.Reported,
-			&k.Allocated, &k.Pending, &cd.Guests); err != nil {
-			return nil, err
+	var pool []placement.Container
+	var ids []int64
+	for i, pc := range pcs {
+		if live[i].ID != skip {
+			pool = append(pool, pc)
+			ids = append(ids, live[i].ID)
 		}
-		k.Apply(&cd.Container)
-		out = append(out, cd)
 	}
-	return out, rows.Err()
+	return pool, ids, nil
 }
 
 // Relocate moves every guest that should run on container from to the
@@ -66,40 +44,28 @@ func candidates(ctx context.Context, q interface {
 // holds the Lock and then Reconciles the moved guests. Guests that fit
 // nowhere stay and are reported in the error.
 func Relocate(ctx context.Context, d *sql.DB, from int64, reason string) ([]Move, error) {
-	rows, err := d.QueryContext(ctx, `SELECT v.Name, v.CPUs, v.Mem, k.Policy FROM vc_vms v
-		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Container = ? AND v.State = 'on' ORDER BY v.Cluster, v.Name`, from)
-	if err != nil {
-		return nil, err
-	}
 	type item struct {
 		name      string
 		cpus, mem int
 		policy    string
 	}
 	var items []item
-	for rows.Next() {
-		var it item
-		if err := rows.Scan(&it.name, &it.cpus, &it.mem, &it.policy); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		items = append(items, it)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(items) == 0 {
+	err := db.Rows(d.QueryContext(ctx, `SELECT v.Name, v.CPUs, v.Mem, k.Policy FROM vc_vms v
+		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Container = ? AND v.State = 'on' ORDER BY v.Cluster, v.Name`, from)).
+		Each(func(r *sql.Rows) error {
+			var it item
+			if err := r.Scan(&it.name, &it.cpus, &it.mem, &it.policy); err != nil {
+				return err
+			}
+			items = append(items, it)
+			return nil
+		})
+	if err != nil || len(items) == 0 {
 		return nil, err
 	}
-	cands, err := candidates(ctx, d)
+	pool, ids, err := candidatesExcept(ctx, d, from)
 	if err != nil {
 		return nil, err
-	}
-	var pool []placement.Container
-	var ids []int64
-	for _, cd := range cands {
-		if cd.id != from {
-			pool = append(pool, cd.Container)
-			ids = append(ids, cd.id)
-		}
 	}
 	// Guests of one cluster with one size are placed together, so spread
 	// spreads them.
@@ -152,17 +118,9 @@ func BestTarget(ctx context.Context, d *sql.DB, name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cands, err := candidates(ctx, d)
+	pool, ids, err := candidatesExcept(ctx, d, cur)
 	if err != nil {
 		return 0, err
-	}
-	var pool []placement.Container
-	var ids []int64
-	for _, cd := range cands {
-		if cd.id != cur {
-			pool = append(pool, cd.Container)
-			ids = append(ids, cd.id)
-		}
 	}
 	pol, _ := placement.ParsePolicy(policy)
 	plan, err := placement.Place(pool, placement.Request{N: 1, CPUs: cpus, Mem: mem, Policy: pol})
@@ -190,7 +148,7 @@ func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason str
 	if from == to {
 		return Move{Guest: name}, nil
 	}
-	cands, err := candidates(ctx, d)
+	live, pcs, err := Candidates(ctx, d)
 	if err != nil {
 		return Move{}, err
 	}
@@ -199,10 +157,10 @@ func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason str
 		return Move{}, err
 	}
 	ok := false
-	for _, cd := range cands {
-		if cd.id == to {
-			if cd.FreeMem < mem {
-				return Move{}, fmt.Errorf("container %s/%s has %d MiB free, %s needs %d", cd.Site, cd.Host, cd.FreeMem, name, mem)
+	for i, pc := range pcs {
+		if live[i].ID == to {
+			if pc.FreeMem < mem {
+				return Move{}, fmt.Errorf("container %s/%s has %d MiB free, %s needs %d", pc.Site, pc.Host, pc.FreeMem, name, mem)
 			}
 			ok = true
 		}
@@ -233,11 +191,11 @@ func moveTo(ctx context.Context, d *sql.DB, name string, from, to int64, reason 
 	var site, phys int64
 	if err := tx.QueryRowContext(ctx, `SELECT CONCAT(s.Name, '/', c.Host), c.Site, IFNULL(c.Node, 0)
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ?`, to).Scan(&toName, &site, &phys); err != nil {
-		return Move{}, fmt.Errorf("target container: %v", err)
+		return Move{}, fmt.Errorf("target container: %w", err)
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT CONCAT(s.Name, '/', c.Host) FROM vc_containers c
 		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ?`, from).Scan(&fromName); err != nil {
-		return Move{}, fmt.Errorf("source container: %v", err)
+		return Move{}, fmt.Errorf("source container: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, "UPDATE vc_vms SET Container = ?, Site = ? WHERE Node = ?", to, site, node); err != nil {
 		return Move{}, err
@@ -264,23 +222,18 @@ func FindContainer(ctx context.Context, d *sql.DB, spec string) (int64, error) {
 		q += " AND s.Name = ?"
 		args = []any{host, site}
 	}
-	rows, err := d.QueryContext(ctx, q, args...)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
 	var ids []int64
 	var sites []string
-	for rows.Next() {
+	err := db.Rows(d.QueryContext(ctx, q, args...)).Each(func(r *sql.Rows) error {
 		var id int64
 		var s string
-		if err := rows.Scan(&id, &s); err != nil {
-			return 0, err
+		if err := r.Scan(&id, &s); err != nil {
+			return err
 		}
-		ids = append(ids, id)
-		sites = append(sites, s)
-	}
-	if err := rows.Err(); err != nil {
+		ids, sites = append(ids, id), append(sites, s)
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
 	switch len(ids) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/db"
 )
 
 // Refresh says which containers' load reports RefreshLoad renews.
@@ -44,44 +46,21 @@ func RefreshLoad(ctx context.Context, d *sql.DB, sites []string, mode Refresh, m
 	if mode == RefreshNone {
 		return 0, nil, nil
 	}
-	q := `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, c.CPUs, c.Mem, l.Reported
-		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
-		LEFT JOIN vc_health h ON h.Container = c.ID
-		LEFT JOIN vc_load l ON l.Container = c.ID
-		WHERE IFNULL(h.Status, 'alive') = 'alive'`
-	var args []any
-	if len(sites) > 0 {
-		q += " AND s.Name IN (" + placeholders(len(sites)) + ")"
-		for _, s := range sites {
-			args = append(args, s)
-		}
-	}
-	rows, err := d.QueryContext(ctx, q+" ORDER BY s.Name, c.Host", args...)
+	live, err := db.LiveContainers(ctx, d)
 	if err != nil {
 		return 0, nil, err
 	}
-	type row struct {
-		cpus, mem int
-		reported  sql.NullTime
-	}
-	now := time.Now()
 	var stale []*Container
-	info := map[int64]row{}
-	for rows.Next() {
-		ct := &Container{}
-		var r row
-		if err := rows.Scan(&ct.ID, &ct.Site, &ct.Host, &ct.Agent, &ct.KeyFile, &ct.CAFile, &r.cpus, &r.mem, &r.reported); err != nil {
-			rows.Close()
-			return 0, nil, err
+	info := map[int64]*db.LiveContainer{}
+	for i := range live {
+		lc := &live[i]
+		if len(sites) > 0 && !slices.Contains(sites, lc.Site) {
+			continue
 		}
-		if mode == RefreshAll || !r.reported.Valid || now.Sub(r.reported.Time) > maxAge {
-			stale = append(stale, ct)
-			info[ct.ID] = r
+		if mode == RefreshAll || !lc.Reported || lc.ReportAge > maxAge {
+			stale = append(stale, &Container{ID: lc.ID, Site: lc.Site, Host: lc.Host, Agent: lc.Agent, KeyFile: lc.KeyFile, CAFile: lc.CAFile})
+			info[lc.ID] = lc
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, nil, err
 	}
 	if len(stale) == 0 {
 		return 0, nil, nil
@@ -97,12 +76,12 @@ func RefreshLoad(ctx context.Context, d *sql.DB, sites []string, mode Refresh, m
 		}
 		r := info[ct.ID]
 		why := strings.Join(strings.Fields(s.Err.Error()), " ")
-		if r.reported.Valid {
+		if r.Reported {
 			warnings = append(warnings, fmt.Sprintf("container %s did not answer (%s); placing by its report from %s ago",
-				ct.Name(), why, now.Sub(r.reported.Time).Round(time.Second)))
+				ct.Name(), why, r.ReportAge))
 		} else {
 			warnings = append(warnings, fmt.Sprintf("container %s did not answer (%s); placing by its declared capacity (%d cpus, %d MiB)",
-				ct.Name(), why, r.cpus, r.mem))
+				ct.Name(), why, r.DeclCPUs, r.DeclMem))
 		}
 	}
 	if err := StoreStatus(ctx, d, time.Now().UTC().Truncate(time.Second), reports); err != nil {

@@ -12,8 +12,8 @@ package controller
 import (
 	"context"
 	"database/sql"
-	"fmt"
-	"strings"
+
+	"github.com/rocksclusters/vcluster/src/internal/db"
 )
 
 // Container is one VM container as the database knows it.
@@ -59,61 +59,53 @@ func Load(ctx context.Context, d *sql.DB) (*State, error) {
 		Copies:     map[string][]int64{},
 		CopyOwner:  map[string]string{},
 	}
-	rows, err := d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, IFNULL(h.Status, 'alive') = 'dead'
-		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site LEFT JOIN vc_health h ON h.Container = c.ID`)
+	err := db.Rows(d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, IFNULL(h.Status, 'alive') = 'dead'
+		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site LEFT JOIN vc_health h ON h.Container = c.ID`)).
+		Each(func(r *sql.Rows) error {
+			c := &Container{}
+			if err := r.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead); err != nil {
+				return err
+			}
+			st.Containers[c.ID] = c
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		c := &Container{}
-		if err := rows.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		st.Containers[c.ID] = c
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = d.QueryContext(ctx, `SELECT v.Node, v.Name, k.Name, IFNULL(v.Container, 0), v.CPUs, v.Mem, v.Disk,
+	err = db.Rows(d.QueryContext(ctx, `SELECT v.Node, v.Name, k.Name, IFNULL(v.Container, 0), v.CPUs, v.Mem, v.Disk,
 		v.MAC, IFNULL(v.PublicMAC, ''), v.State = 'on'
-		FROM vc_vms v JOIN vc_clusters k ON k.ID = v.Cluster`)
+		FROM vc_vms v JOIN vc_clusters k ON k.ID = v.Cluster`)).
+		Each(func(r *sql.Rows) error {
+			g := &Guest{}
+			var mac, pub string
+			if err := r.Scan(&g.Node, &g.Name, &g.Cluster, &g.Container, &g.CPUs, &g.Mem, &g.Disk, &mac, &pub, &g.On); err != nil {
+				return err
+			}
+			g.MACs = []string{mac}
+			if pub != "" {
+				g.MACs = append(g.MACs, pub)
+			}
+			st.Guests[g.Name] = g
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		g := &Guest{}
-		var mac, pub string
-		if err := rows.Scan(&g.Node, &g.Name, &g.Cluster, &g.Container, &g.CPUs, &g.Mem, &g.Disk, &mac, &pub, &g.On); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		g.MACs = []string{mac}
-		if pub != "" {
-			g.MACs = append(g.MACs, pub)
-		}
-		st.Guests[g.Name] = g
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows, err = d.QueryContext(ctx, "SELECT Name, Container, Cluster FROM vc_copies")
+	err = db.Rows(d.QueryContext(ctx, "SELECT Name, Container, Cluster FROM vc_copies")).
+		Each(func(r *sql.Rows) error {
+			var name, cluster string
+			var c int64
+			if err := r.Scan(&name, &c, &cluster); err != nil {
+				return err
+			}
+			st.Copies[name] = append(st.Copies[name], c)
+			st.CopyOwner[name] = cluster
+			return nil
+		})
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var name, cluster string
-		var c int64
-		if err := rows.Scan(&name, &c, &cluster); err != nil {
-			return nil, err
-		}
-		st.Copies[name] = append(st.Copies[name], c)
-		st.CopyOwner[name] = cluster
-	}
-	return st, rows.Err()
+	return st, nil
 }
 
 // Filter chooses what a Reconcile touches. The zero Filter is everything.
@@ -162,8 +154,3 @@ func (st *State) Known(cluster string) bool {
 	}
 	return false
 }
-
-// placeholders is "?,?,...".
-func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
-
-func errf(format string, a ...any) error { return fmt.Errorf(format, a...) }
