@@ -488,20 +488,19 @@ func (b *Bed) AddCluster(name string, n, cpus, mem int) {
 	if err := b.DB.QueryRow("SELECT IFNULL(MAX(Node), 0) FROM vc_vms").Scan(&nodeBase); err != nil {
 		b.t.Fatal(err)
 	}
-	var sb strings.Builder
-	var args []any
+	vms := &db.Batch{Exec: b.DB, Head: "INSERT INTO vc_vms (Node, Cluster, Name, Role, Idx, Site, Container, MAC, IP, CPUs, Mem, Disk, State, Created) VALUES ",
+		Tuple: "(?,?,?,'compute',?,?,?,?,?,?,?,4,'on',?)", Max: max(n, 1)}
+	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		a := b.Agents[i%len(b.Agents)]
-		if sb.Len() > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString("(?,?,?,'compute',?,?,?,?,?,?,?,4,'on',?)")
 		node := nodeBase + int64(i) + 1
-		args = append(args, node, cid, fmt.Sprintf("vm-%s-%d", name, i), i, b.siteIDs[a.Site], a.ID,
+		if err := vms.Add(ctx, node, cid, fmt.Sprintf("vm-%s-%d", name, i), i, b.siteIDs[a.Site], a.ID,
 			fmt.Sprintf("02:5c:%02x:%02x:%02x:%02x", byte(cid), byte(node>>16), byte(node>>8), byte(node)),
-			fmt.Sprintf("100.64.%d.%d", i/250, i%250+1), cpus, mem, now)
+			fmt.Sprintf("100.64.%d.%d", i/250, i%250+1), cpus, mem, now); err != nil {
+			b.t.Fatal(err)
+		}
 	}
-	if _, err := b.DB.Exec("INSERT INTO vc_vms (Node, Cluster, Name, Role, Idx, Site, Container, MAC, IP, CPUs, Mem, Disk, State, Created) VALUES "+sb.String(), args...); err != nil {
+	if err := vms.Flush(ctx); err != nil {
 		b.t.Fatal(err)
 	}
 }
