@@ -12,6 +12,7 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/controller"
+	"github.com/rocksclusters/vcluster/src/internal/db"
 )
 
 // Verdict is what one heartbeat means for a container.
@@ -205,17 +206,13 @@ func (m *Monitor) Poll(ctx context.Context) error {
 		}
 		m.log.Info("container back: stale copies destroyed, alive again", "container", seen[id].Container.Name())
 		// Guests that could not move away start there again next round.
-		rows, err := m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id)
+		back, err := db.Column[string](m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id))
 		if err != nil {
 			return err
 		}
-		for rows.Next() {
-			var n string
-			if rows.Scan(&n) == nil {
-				m.pending[n] = true
-			}
+		for _, n := range back {
+			m.pending[n] = true
 		}
-		rows.Close()
 	}
 	blocked := map[string]bool{}
 	for _, b := range rep.Blocked {
@@ -272,13 +269,9 @@ func (m *Monitor) hasGuests(ctx context.Context, ids []int64) bool {
 	if len(ids) == 0 {
 		return false
 	}
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
 	var n int
-	q := "SELECT COUNT(*) FROM vc_vms WHERE State = 'on' AND Container IN (" + strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",") + ")"
-	if err := m.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+	q := "SELECT COUNT(*) FROM vc_vms WHERE State = 'on' AND Container IN (" + db.Placeholders(len(ids)) + ")"
+	if err := m.db.QueryRowContext(ctx, q, db.Args(ids)...).Scan(&n); err != nil {
 		return true // let the locked path report it
 	}
 	return n > 0
@@ -290,13 +283,9 @@ func (m *Monitor) storeMissed(ctx context.Context, ids []int64, seen map[int64]*
 	if len(ids) == 0 {
 		return nil
 	}
-	var b strings.Builder
-	args := make([]any, 0, 3*len(ids))
-	for i, id := range ids {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?)")
+	b := &db.Batch{Exec: m.db, Head: "INSERT INTO vc_health (Container, Missed, LastError) VALUES ", Tuple: "(?,?,?)",
+		Tail: " ON DUPLICATE KEY UPDATE Missed = VALUES(Missed), LastError = VALUES(LastError)", Max: len(ids)}
+	for _, id := range ids {
 		msg := ""
 		if err := seen[id].Err; err != nil {
 			msg = oneLine(err.Error())
@@ -304,9 +293,9 @@ func (m *Monitor) storeMissed(ctx context.Context, ids []int64, seen map[int64]*
 				msg = msg[:255]
 			}
 		}
-		args = append(args, id, m.tr.missed[id], msg)
+		if err := b.Add(ctx, id, m.tr.missed[id], msg); err != nil {
+			return err
+		}
 	}
-	_, err := m.db.ExecContext(ctx, "INSERT INTO vc_health (Container, Missed, LastError) VALUES "+b.String()+
-		" ON DUPLICATE KEY UPDATE Missed = VALUES(Missed), LastError = VALUES(LastError)", args...)
-	return err
+	return b.Flush(ctx)
 }
