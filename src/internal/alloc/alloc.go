@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"regexp"
+	"strings"
 )
 
 // nameRE is a DNS label that Rocks accepts as a host name part: no SQL or
@@ -24,6 +25,21 @@ var nameRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$`)
 func ValidName(kind, s string) error {
 	if !nameRE.MatchString(s) {
 		return fmt.Errorf("%s name %q is not valid: use 1-32 lower-case letters, digits and '-', starting with a letter", kind, s)
+	}
+	return nil
+}
+
+// ValidClusterName checks a new virtual cluster's name: a ValidName that
+// Rocks' graph conditions do not read as false. The guests carry it as
+// their vcluster_name attribute, and a node file edge cond="vcluster_name"
+// is off for "off", "no", "n", "false" and "0" (any case).
+func ValidClusterName(s string) error {
+	if err := ValidName("cluster", s); err != nil {
+		return err
+	}
+	switch strings.ToLower(s) {
+	case "off", "no", "n", "false", "0":
+		return fmt.Errorf("cluster name %q is not allowed: Rocks reads it as false in its graph conditions (off, no, n, false, 0), which would switch the guests' node off", s)
 	}
 	return nil
 }
