@@ -259,6 +259,12 @@ func TestBadInput(t *testing.T) {
 		{`policy="fair" is not spread or pack`, []string{"add", "vcluster", "v", "nodes=1", "policy=fair"}},
 		{`unknown parameter "nodez"`, []string{"add", "vcluster", "v", "nodez=1"}},
 		{`supernode="nope"`, []string{"add", "vcluster", "v", "nodes=1", "supernode=nope"}},
+		// Rocks' graph conditions read these names as false.
+		{`cluster name "off" is not allowed: Rocks reads it as false`, []string{"add", "vcluster", "off", "nodes=1"}},
+		{`cluster name "no" is not allowed`, []string{"add", "vcluster", "no", "nodes=1"}},
+		{`cluster name "n" is not allowed`, []string{"add", "vcluster", "n", "nodes=1"}},
+		{`cluster name "false" is not allowed`, []string{"add", "vcluster", "false", "nodes=1", "dryrun=yes"}},
+		{`cluster name "0" is not valid`, []string{"add", "vcluster", "0", "nodes=1"}},
 	} {
 		e.fail(tc.want, tc.args...)
 	}

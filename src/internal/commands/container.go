@@ -141,7 +141,7 @@ func unknownSite(c *rockscmd.Context, d *sql.DB, site string) error {
 }
 
 func names(c *rockscmd.Context, d *sql.DB, q string, args ...any) ([]string, error) {
-	return scanStrings(d.QueryContext(c.Ctx, q, args...))
+	return db.Column[string](d.QueryContext(c.Ctx, q, args...))
 }
 
 func listContainers(c *rockscmd.Context) error {
