@@ -1,22 +1,22 @@
 package edge
 
 import (
+	"io"
+	"log"
+	"net"
 	"net/netip"
 	"testing"
 
 	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
-	"github.com/rocksclusters/vcluster/src/internal/overlay/stats"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/wire/native"
 )
 
 // An edge without devices, for feeding datagrams to its receive path.
 func bareEdge(t *testing.T, community string, key []byte) *Edge {
 	t.Helper()
-	e := &Edge{cfg: &config.Resolved{Community: community, MTU: 1400}, peers: map[[6]byte]*peer{},
-		Stats: &stats.Set{}, mac: [6]byte{2, 0x5c, 0, 0, 0, 1}}
-	e.cid = native.MakeCommunityID(community)
-	e.initCounters()
-	if err := e.SetKey(key); err != nil {
+	cfg := &config.Resolved{Community: community, MTU: 1400, MAC: net.HardwareAddr{2, 0x5c, 0, 0, 0, 1}, Protocol: config.Native}
+	e, err := newEdge(cfg, key, log.New(io.Discard, "", 0))
+	if err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -94,5 +94,19 @@ func TestPeerTableNeedsAuthentication(t *testing.T) {
 	}
 	if n := len(e.peers); n != 0 {
 		t.Fatalf("%d peers from forged datagrams", n)
+	}
+}
+
+// An empty datagram is counted and dropped. (It used to crash the native
+// edge: a read of 0 bytes divided by its segment size, 0.)
+func TestEmptyDatagramIsDropped(t *testing.T) {
+	e := bareEdge(t, "vc-demo", []byte("k"))
+	r := e.newRxNative()
+	defer r.open.stop()
+	e.receiveNative(r, nil, 0, netip.MustParseAddrPort("198.18.0.9:4000"))
+	rx, _ := e.Stats.Get("rx_datagrams")
+	drops, _ := e.Stats.Get("drop_protocol")
+	if rx != 1 || drops != 1 {
+		t.Fatalf("rx_datagrams %d, drop_protocol %d; want 1, 1", rx, drops)
 	}
 }

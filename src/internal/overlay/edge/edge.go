@@ -47,14 +47,14 @@ const (
 
 // Edge is a running edge.
 type Edge struct {
-	cfg  *config.Resolved
-	dev  *tap.Device
-	conn *udp.Conn
-	mac  [6]byte
-	isV1 bool
-	mss  int // TCP MSS clamp
-	log  *log.Logger
-	cid  native.CommunityID
+	cfg   *config.Resolved
+	dev   *tap.Device
+	conn  *udp.Conn
+	mac   [6]byte
+	proto *protocol
+	mss   int // TCP MSS clamp
+	log   *log.Logger
+	cid   native.CommunityID
 
 	keys atomic.Pointer[keySet]
 	now  atomic.Int64 // coarse clock, ns since start
@@ -77,9 +77,28 @@ type Edge struct {
 	c     counters
 }
 
+// protocol is what the two wire protocols do differently. New picks one
+// from the configuration; nothing else asks which protocol runs.
+type protocol struct {
+	offload  int                                           // TAP offloads (tap.Offload*)
+	maxMSS   int                                           // TCP MSS ceiling below MTU-40, 0 for none
+	keys     func(e *Edge, k, old *keySet) error           // derive k's keys from k.raw
+	tapLoop  func(e *Edge) error                           // TAP to underlay, until Close
+	udpLoop  func(e *Edge) error                           // underlay to TAP, until Close
+	register func(e *Edge, deregister bool)                // to every supernode
+	ping     func(e *Edge, mac [6]byte, to netip.AddrPort) // ask a peer for a direct path
+}
+
+func protocolFor(name string) *protocol {
+	if name == config.V1 {
+		return &v1Protocol
+	}
+	return &nativeProtocol
+}
+
 type keySet struct {
 	gen   uint64
-	raw   []byte
+	raw   []byte // the community key
 	epoch uint64
 	nk    []byte      // native: key material
 	tx    cipher.AEAD // native: our session
@@ -130,10 +149,34 @@ type counters struct {
 
 // New opens the device and the socket. key is the community key.
 func New(cfg *config.Resolved, key []byte, logger *log.Logger) (*Edge, error) {
-	e := &Edge{cfg: cfg, isV1: cfg.Protocol == config.V1, log: logger, peers: map[[6]byte]*peer{},
+	e, err := newEdge(cfg, key, logger)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := tap.Open(cfg.Device, e.proto.offload)
+	if err != nil {
+		return nil, err
+	}
+	e.dev = dev
+	if err := tap.Configure(dev.Name, e.MAC(), cfg.MTU, cfg.Prefix); err != nil {
+		dev.Close()
+		return nil, err
+	}
+	conn, err := udp.Listen(cfg.LocalPort)
+	if err != nil {
+		dev.Close()
+		return nil, fmt.Errorf("udp port %d: %w", cfg.LocalPort, err)
+	}
+	e.conn = conn
+	return e, nil
+}
+
+// newEdge is an Edge without its device and socket.
+func newEdge(cfg *config.Resolved, key []byte, logger *log.Logger) (*Edge, error) {
+	e := &Edge{cfg: cfg, proto: protocolFor(cfg.Protocol), log: logger, peers: map[[6]byte]*peer{},
 		done: make(chan struct{}), Stats: &stats.Set{}, start: time.Now()}
 	e.cid = native.MakeCommunityID(cfg.Community)
-	e.mss = mssFor(cfg.MTU, e.isV1)
+	e.mss = mssFor(cfg.MTU, e.proto.maxMSS)
 	e.initCounters()
 	for _, a := range cfg.Supernodes {
 		e.sns = append(e.sns, &snode{addr: a})
@@ -148,26 +191,6 @@ func New(cfg *config.Resolved, key []byte, logger *log.Logger) (*Edge, error) {
 	if err := e.SetKey(key); err != nil {
 		return nil, err
 	}
-	e.c.keyReloads.Store(0)
-	offload := tap.OffloadNative
-	if e.isV1 {
-		offload = tap.OffloadV1
-	}
-	dev, err := tap.Open(cfg.Device, offload)
-	if err != nil {
-		return nil, err
-	}
-	e.dev = dev
-	if err := tap.Configure(dev.Name, mac, cfg.MTU, cfg.Prefix); err != nil {
-		dev.Close()
-		return nil, err
-	}
-	conn, err := udp.Listen(cfg.LocalPort)
-	if err != nil {
-		dev.Close()
-		return nil, fmt.Errorf("udp port %d: %v", cfg.LocalPort, err)
-	}
-	e.conn = conn
 	return e, nil
 }
 
@@ -222,30 +245,14 @@ func (e *Edge) SetKey(key []byte) error {
 	k := &keySet{raw: append([]byte(nil), key...)}
 	if old != nil {
 		k.gen = old.gen + 1
-		e.c.keyReloads.Add(1)
 	}
-	if e.isV1 {
-		tf, err := v1.NewCipher(key)
-		if err != nil {
-			return err
-		}
-		k.tf = tf
-		if k.comm, err = v1.MakeCommunity(e.cfg.Community); err != nil {
-			return err
-		}
-	} else {
-		k.epoch = uint64(time.Now().UnixNano())
-		if old != nil && k.epoch <= old.epoch {
-			k.epoch = old.epoch + 1
-		}
-		var err error
-		k.nk = config.NativeKey(key)
-		k.tx, err = native.SessionKey(k.nk, e.cfg.Community, e.mac, k.epoch)
-		if err != nil {
-			return err
-		}
+	if err := e.proto.keys(e, k, old); err != nil {
+		return err
 	}
 	e.keys.Store(k)
+	if old != nil {
+		e.c.keyReloads.Add(1)
+	}
 	return nil
 }
 
@@ -258,18 +265,24 @@ func (e *Edge) Device() string { return e.dev.Name }
 // LocalPort is the underlay UDP port.
 func (e *Edge) LocalPort() int { return e.conn.Port() }
 
-// Run moves frames until Close; it returns the first fatal error.
+// Run moves frames until Close; it returns the first fatal error. It
+// returns once every goroutine it started has ended: a fatal error in one
+// loop closes the edge, which ends the others.
 func (e *Edge) Run() error {
 	e.tickClock()
-	errc := make(chan error, 3)
-	go func() { errc <- e.tapLoop() }()
-	go func() { errc <- e.udpLoop() }()
-	go e.timerLoop()
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); errc <- e.proto.tapLoop(e) }()
+	go func() { defer wg.Done(); errc <- e.proto.udpLoop(e) }()
+	go func() { defer wg.Done(); e.timerLoop() }()
 	e.registerAll()
 	err := <-errc
 	if e.closing.Load() {
-		return nil
+		err = nil
 	}
+	e.Close()
+	wg.Wait()
 	return err
 }
 
@@ -278,7 +291,7 @@ func (e *Edge) Close() {
 	if e.closing.Swap(true) {
 		return
 	}
-	e.deregisterAll()
+	e.proto.register(e, true)
 	close(e.done)
 	e.conn.Close()
 	e.dev.Close()
@@ -401,54 +414,6 @@ func (e *Edge) route(dst []byte, buf []netip.AddrPort) ([]netip.AddrPort, bool) 
 	return e.relayTargets(now, buf), false
 }
 
-func (e *Edge) tapLoop() error {
-	if e.isV1 {
-		return e.tapLoopV1()
-	}
-	return e.tapLoopNative()
-}
-
-func (e *Edge) udpLoop() error {
-	if e.isV1 {
-		return e.udpLoopV1()
-	}
-	buf := make([]byte, 65536+native.TrailerLen)
-	oob := make([]byte, udp.OOBSize)
-	scratch := make([]byte, native.MaxFrame)
-	var op *opener
-	var items []rxItem
-	var batchScratch []byte
-	for {
-		n, seg, from, err := e.conn.Read(buf, oob)
-		if err != nil {
-			if e.closing.Load() {
-				return nil
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return err
-			}
-			continue
-		}
-		if seg <= 0 {
-			seg = n
-		}
-		if n/seg >= 8 && seg <= 2048 {
-			if op == nil {
-				op = e.newOpener()
-				items = make([]rxItem, 64)
-				batchScratch = make([]byte, 64*2048)
-			}
-			e.handleNativeBatch(buf[:n], seg, from, items, batchScratch, op)
-			continue
-		}
-		for off := 0; off < n; off += seg {
-			d := buf[off:min(off+seg, n)]
-			e.c.rxDatagrams.Add(1)
-			e.handleNative(d, from, scratch)
-		}
-	}
-}
-
 func (e *Edge) writeTap(b []byte) { e.writeTapFrames(b, 1) }
 
 // writeTapFrames writes b, which carries frames frames (a coalesced
@@ -472,21 +437,7 @@ func (e *Edge) send(b []byte, to netip.AddrPort) {
 // DumpStats writes the counters (for SIGUSR1).
 func (e *Edge) DumpStats(w io.Writer) { _, _ = e.Stats.WriteTo(w) }
 
-func (e *Edge) registerAll() {
-	if e.isV1 {
-		e.registerAllV1(false)
-		return
-	}
-	e.registerAllNative(native.TypeRegister)
-}
-
-func (e *Edge) deregisterAll() {
-	if e.isV1 {
-		e.registerAllV1(true)
-		return
-	}
-	e.registerAllNative(native.TypeDeregister)
-}
+func (e *Edge) registerAll() { e.proto.register(e, false) }
 
 func (e *Edge) keepalives(now int64) {
 	type target struct {
@@ -533,11 +484,7 @@ func (e *Edge) introduce(p *peer, to netip.AddrPort) {
 
 func (e *Edge) ping(mac [6]byte, to netip.AddrPort) {
 	e.c.pings.Add(1)
-	if e.isV1 {
-		e.sendRegisterV1(to, false)
-		return
-	}
-	e.sendSealed(native.TypePing, mac, to)
+	e.proto.ping(e, mac, to)
 }
 
 // learnDirect records an authenticated datagram that came straight from

@@ -81,11 +81,12 @@ func updateCsum(tcp []byte, off int, old, new uint16) {
 // 14 Ethernet + 20 IP + 20 TCP + 3 LZO trailer = 176 bytes of overhead.
 const v1MSS = UnderlayMTU - 176
 
-// mssFor is the clamp for an overlay MTU in a protocol.
-func mssFor(mtu int, isV1 bool) int {
+// mssFor is the clamp for an overlay MTU under a protocol's ceiling
+// (protocol.maxMSS, 0 for none).
+func mssFor(mtu, ceiling int) int {
 	m := mtu - 40
-	if isV1 && m > v1MSS {
-		m = v1MSS
+	if ceiling > 0 && m > ceiling {
+		m = ceiling
 	}
 	return m
 }

@@ -78,8 +78,8 @@ func TestClampMSS(t *testing.T) {
 	if clampMSS(synFrame(1200, 0), false, 1324) {
 		t.Fatal("smaller MSS raised")
 	}
-	if mssFor(1400, true) != v1MSS || mssFor(1400, false) != 1360 {
-		t.Fatalf("mssFor: %d %d", mssFor(1400, true), mssFor(1400, false))
+	if mssFor(1400, v1Protocol.maxMSS) != v1MSS || mssFor(1400, nativeProtocol.maxMSS) != 1360 {
+		t.Fatalf("mssFor: %d %d", mssFor(1400, v1Protocol.maxMSS), mssFor(1400, nativeProtocol.maxMSS))
 	}
 }
 

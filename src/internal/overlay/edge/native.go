@@ -2,8 +2,12 @@ package edge
 
 import (
 	"crypto/cipher"
+	"errors"
+	"net"
 	"net/netip"
+	"time"
 
+	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/tap"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/udp"
 	"github.com/rocksclusters/vcluster/src/internal/overlay/wire/native"
@@ -17,12 +21,37 @@ import (
 // super-frame, header included, to its TAP device in one write, so its
 // kernel takes it as one GSO packet. Nothing on this path allocates.
 
+var nativeProtocol = protocol{
+	offload:  tap.OffloadNative,
+	keys:     (*Edge).keysNative,
+	tapLoop:  (*Edge).tapLoopNative,
+	udpLoop:  (*Edge).udpLoopNative,
+	register: (*Edge).registerNative,
+	ping:     func(e *Edge, mac [6]byte, to netip.AddrPort) { e.sendSealed(native.TypePing, mac, to) },
+}
+
+// nativeParallel is the batch, in fragments to seal or datagrams to open,
+// from which both cores work on it: a fragment costs ~1 µs of AES-GCM, a
+// hand-off a few.
+const nativeParallel = 8
+
+// keysNative starts a new session: a new epoch (strictly growing, so that
+// peers take it for a restart) and its sending key.
+func (e *Edge) keysNative(k, old *keySet) error {
+	k.epoch = uint64(time.Now().UnixNano())
+	if old != nil && k.epoch <= old.epoch {
+		k.epoch = old.epoch + 1
+	}
+	k.nk = config.NativeKey(k.raw)
+	var err error
+	k.tx, err = native.SessionKey(k.nk, e.cfg.Community, e.mac, k.epoch)
+	return err
+}
+
 func (e *Edge) tapLoopNative() error {
 	buf := make([]byte, native.MaxFrame)
-	out := make([]byte, maxFrags*(fragSize+native.Overhead))
-	var dsts [4]netip.AddrPort
-	helper := newFragSealer()
-	defer close(helper.jobs)
+	t := newTxNative()
+	defer t.seal.stop()
 	for {
 		n, err := e.dev.Read(buf)
 		if err != nil {
@@ -41,51 +70,47 @@ func (e *Edge) tapLoopNative() error {
 			e.c.mssClamped.Add(1)
 		}
 		eth := frame[tap.VnetHdrLen:]
-		to, _ := e.route(eth[0:6], dsts[:0])
-		e.sendFrame(frame, [6]byte(eth[0:6]), to, out, helper)
+		to, _ := e.route(eth[0:6], t.dsts[:0])
+		e.sendFrame(t, frame, [6]byte(eth[0:6]), to)
 	}
 }
 
 // maxFrags is the most fragments one super-frame needs.
 const maxFrags = (native.MaxFrame + fragSize - 1) / fragSize
 
-// fragSealer seals the second half of a large frame's fragments on the
-// other core while the TAP goroutine seals the first half.
-type fragSealer struct {
-	jobs chan fragJob
-	done chan struct{}
+// txNative is the send path's state, owned by the TAP goroutine.
+type txNative struct {
+	out  []byte // sealed fragments, fragment i at i*(fragSize+Overhead)
+	dsts [4]netip.AddrPort
+	job  fragJob // the frame being sealed, read by both halves
+	seal *splitter
 }
 
+// fragJob is a frame to seal: its fragment i gets counter base+i.
 type fragJob struct {
-	h          native.Sealed
-	k          *keySet
-	frame, out []byte
-	from, to   int
-	base       uint64
+	h     native.Sealed
+	k     *keySet
+	frame []byte
+	base  uint64
 }
 
-func newFragSealer() *fragSealer {
-	s := &fragSealer{jobs: make(chan fragJob), done: make(chan struct{})}
-	go func() {
-		for j := range s.jobs {
-			sealFrags(j)
-			s.done <- struct{}{}
-		}
-	}()
-	return s
+func newTxNative() *txNative {
+	t := &txNative{out: make([]byte, maxFrags*(fragSize+native.Overhead))}
+	t.seal = newSplitter(nativeParallel, func(first, last, _ int) { t.sealFrags(first, last) })
+	return t
 }
 
-// sealFrags seals fragments [from, to) of frame into out, fragment i at
-// i*(fragSize+Overhead), with counter base+i.
-func sealFrags(j fragJob) {
+// sealFrags seals fragments [from, to) of the job's frame into out.
+func (t *txNative) sealFrags(from, to int) {
+	j := &t.job
 	seg := fragSize + native.Overhead
 	h := j.h
-	for i := j.from; i < j.to; i++ {
+	for i := from; i < to; i++ {
 		off := i * fragSize
 		end := min(off+fragSize, len(j.frame))
 		h.Counter = j.base + uint64(i)
 		h.Offset = uint32(off)
-		b := j.out[i*seg : (i+1)*seg]
+		b := t.out[i*seg : (i+1)*seg]
 		h.Put(b)
 		native.Seal(j.k.tx, b, h.Counter, j.frame[off:end])
 	}
@@ -93,7 +118,7 @@ func sealFrags(j fragJob) {
 
 // sendFrame seals frame into fragments and sends them to every target,
 // at most MaxSegments datagrams per GSO send.
-func (e *Edge) sendFrame(frame []byte, dst [6]byte, to []netip.AddrPort, out []byte, helper *fragSealer) {
+func (e *Edge) sendFrame(t *txNative, frame []byte, dst [6]byte, to []netip.AddrPort) {
 	k := e.keys.Load()
 	total := len(frame)
 	seg := fragSize + native.Overhead
@@ -104,19 +129,10 @@ func (e *Edge) sendFrame(frame []byte, dst [6]byte, to []netip.AddrPort, out []b
 		id = e.frameID
 	}
 	base := e.txCounter.Add(uint64(count)) - uint64(count) + 1
-	j := fragJob{h: native.Sealed{Type: native.TypeData, Community: e.cid, Src: e.mac, Dst: dst, Epoch: k.epoch,
-		FrameID: id, Total: uint32(total)}, k: k, frame: frame, out: out, from: 0, to: count, base: base}
-	if count >= 8 && helper != nil {
-		half := count / 2
-		hj := j
-		hj.from = half
-		helper.jobs <- hj
-		j.to = half
-		sealFrags(j)
-		<-helper.done
-	} else {
-		sealFrags(j)
-	}
+	t.job = fragJob{h: native.Sealed{Type: native.TypeData, Community: e.cid, Src: e.mac, Dst: dst, Epoch: k.epoch,
+		FrameID: id, Total: uint32(total)}, k: k, frame: frame, base: base}
+	t.seal.run(count)
+	out := t.out
 	last := total - (count-1)*fragSize + native.Overhead // the last datagram's size
 	for first := 0; first < count; first += udp.MaxSegments {
 		n := min(count-first, udp.MaxSegments)
@@ -143,7 +159,11 @@ func (e *Edge) sendSealed(typ uint8, dst [6]byte, to netip.AddrPort) {
 	e.send(native.Seal(k.tx, b[:], h.Counter, nil), to)
 }
 
-func (e *Edge) registerAllNative(typ uint8) {
+func (e *Edge) registerNative(deregister bool) {
+	typ := uint8(native.TypeRegister)
+	if deregister {
+		typ = native.TypeDeregister
+	}
 	k := e.keys.Load()
 	r := native.Register{Type: typ, Community: e.cid, MAC: e.mac, Epoch: k.epoch, Name: e.cfg.Community}
 	var buf [native.RegisterLen + 1 + native.MaxCommunity]byte
@@ -151,6 +171,68 @@ func (e *Edge) registerAllNative(typ uint8) {
 	for _, s := range e.sns {
 		e.c.registers.Add(1)
 		e.send(b, s.addr)
+	}
+}
+
+// rxNative is the receive path's state, owned by the UDP goroutine.
+type rxNative struct {
+	buf, oob []byte
+	scratch  []byte   // a lone datagram's plaintext
+	items    []rxItem // a GRO read's datagrams between prepare and finish
+	plain    []byte   // their plaintext unless it goes to reassembly: item i at i*rxMaxSeg
+	open     *splitter
+}
+
+const (
+	rxMaxItems = 64   // the kernel's most segments in a GRO read
+	rxMaxSeg   = 2048 // larger datagrams are handled one by one
+)
+
+func (e *Edge) newRxNative() *rxNative {
+	r := &rxNative{buf: make([]byte, 65536+native.TrailerLen), oob: make([]byte, udp.OOBSize),
+		scratch: make([]byte, native.MaxFrame), items: make([]rxItem, rxMaxItems), plain: make([]byte, rxMaxItems*rxMaxSeg)}
+	r.open = newSplitter(nativeParallel, func(first, last, _ int) {
+		for i := first; i < last; i++ {
+			e.open(&r.items[i])
+		}
+	})
+	return r
+}
+
+func (e *Edge) udpLoopNative() error {
+	r := e.newRxNative()
+	defer r.open.stop()
+	for {
+		n, seg, from, err := e.conn.Read(r.buf, r.oob)
+		if err != nil {
+			if e.closing.Load() {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			continue
+		}
+		e.receiveNative(r, r.buf[:n], seg, from)
+	}
+}
+
+// receiveNative handles one read: a datagram, or the seg-byte datagrams
+// of a GRO read.
+func (e *Edge) receiveNative(r *rxNative, b []byte, seg int, from netip.AddrPort) {
+	n := len(b)
+	if seg <= 0 || seg >= n { // one datagram, perhaps empty
+		e.c.rxDatagrams.Add(1)
+		e.handleNative(b, from, r.scratch)
+		return
+	}
+	if n/seg >= nativeParallel && seg <= rxMaxSeg {
+		e.handleNativeBatch(r, b, seg, from)
+		return
+	}
+	for off := 0; off < n; off += seg {
+		e.c.rxDatagrams.Add(1)
+		e.handleNative(b[off:min(off+seg, n)], from, r.scratch)
 	}
 }
 
@@ -181,47 +263,23 @@ func (e *Edge) handleNative(d []byte, from netip.AddrPort, scratch []byte) {
 	e.finish(&it)
 }
 
-// handleNativeBatch is handleNative for the datagrams of one GRO read:
-// authentication and decryption run on both cores.
-func (e *Edge) handleNativeBatch(b []byte, seg int, from netip.AddrPort, items []rxItem, scratch []byte, w *opener) {
+// handleNativeBatch is handleNative for the datagrams of one GRO read
+// (seg <= rxMaxSeg): authentication and decryption run on both cores.
+func (e *Edge) handleNativeBatch(r *rxNative, b []byte, seg int, from netip.AddrPort) {
 	n := 0
-	for off := 0; off < len(b) && n < len(items); off += seg {
+	for off := 0; off < len(b) && n < len(r.items); off += seg {
 		d := b[off:min(off+seg, len(b))]
 		e.c.rxDatagrams.Add(1)
-		it := &items[n]
+		it := &r.items[n]
 		*it = rxItem{}
-		if e.prepare(it, d, from, scratch[n*seg:(n+1)*seg]) {
+		if e.prepare(it, d, from, r.plain[n*rxMaxSeg:(n+1)*rxMaxSeg]) {
 			n++
 		}
 	}
-	half := n / 2
-	w.jobs <- items[half:n]
-	for i := 0; i < half; i++ {
-		e.open(&items[i])
-	}
-	<-w.done
+	r.open.run(n)
 	for i := 0; i < n; i++ {
-		e.finish(&items[i])
+		e.finish(&r.items[i])
 	}
-}
-
-// opener opens datagrams on the second core.
-type opener struct {
-	jobs chan []rxItem
-	done chan struct{}
-}
-
-func (e *Edge) newOpener() *opener {
-	w := &opener{jobs: make(chan []rxItem), done: make(chan struct{})}
-	go func() {
-		for items := range w.jobs {
-			for i := range items {
-				e.open(&items[i])
-			}
-			w.done <- struct{}{}
-		}
-	}()
-	return w
 }
 
 // prepare checks the clear header, picks the session key and where the

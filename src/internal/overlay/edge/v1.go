@@ -29,6 +29,28 @@ import (
 // receiving kernel splits GSO runs again, so Debian's edge sees ordinary
 // datagrams.
 
+var v1Protocol = protocol{
+	offload:  tap.OffloadV1,
+	maxMSS:   v1MSS,
+	keys:     (*Edge).keysV1,
+	tapLoop:  (*Edge).tapLoopV1,
+	udpLoop:  (*Edge).udpLoopV1,
+	register: (*Edge).registerV1,
+	// v1 has no ping: a REGISTER to the peer asks for its REGISTER_ACK.
+	ping: func(e *Edge, _ [6]byte, to netip.AddrPort) { e.sendRegisterV1(to, false) },
+}
+
+// keysV1 makes the Twofish cipher; v1 has no sessions.
+func (e *Edge) keysV1(k, _ *keySet) error {
+	tf, err := v1.NewCipher(k.raw)
+	if err != nil {
+		return err
+	}
+	k.tf = tf
+	k.comm, err = v1.MakeCommunity(e.cfg.Community)
+	return err
+}
+
 const (
 	v1Slots   = 64    // frames sealed and sent together
 	v1Drain   = 48    // drain the TAP device while fewer frames wait
@@ -49,7 +71,17 @@ type txBatchV1 struct {
 	lens    [v1Slots]int
 	dsts    [v1Slots][4]netip.AddrPort
 	ndst    [v1Slots]int
-	helper  *sealer
+	seal    *splitter
+}
+
+func (e *Edge) newTxBatchV1() *txBatchV1 {
+	t := &txBatchV1{in: make([]byte, v1Slots*v1Slot), out: make([]byte, v1Slots*v1OutSlot)}
+	t.seal = newSplitter(v1Parallel, func(first, last, _ int) {
+		for i := first; i < last; i++ {
+			t.lens[i] = e.sealV1(t.out[i*v1OutSlot:], t.in[i*v1Slot:i*v1Slot+t.sizes[i]])
+		}
+	})
+	return t
 }
 
 func (e *Edge) tapLoopV1() error {
@@ -57,8 +89,8 @@ func (e *Edge) tapLoopV1() error {
 	// headers: a smaller buffer truncates the largest ones, and TCP stalls
 	// on their retransmissions.
 	rd := make([]byte, v1ReadBuf)
-	t := &txBatchV1{in: make([]byte, v1Slots*v1Slot), out: make([]byte, v1Slots*v1OutSlot), helper: newSealer(e)}
-	defer t.helper.stop()
+	t := e.newTxBatchV1()
+	defer t.seal.stop()
 	var seg offload.Segmenter
 	for {
 		n, err := e.dev.Read(rd)
@@ -139,57 +171,16 @@ func (e *Edge) addFrameV1(t *txBatchV1, n int) {
 }
 
 // sealSendV1 seals the batch (Twofish, the costly part, on both cores when
-// the batch is large: the helper takes the second half) and sends it.
+// the batch is large) and sends it.
 func (e *Edge) sealSendV1(t *txBatchV1) {
 	count := t.count
 	if count == 0 {
 		return
 	}
-	split := count
-	if count >= v1Parallel {
-		split = count / 2
-		t.helper.start(t, split, count)
-	}
-	for i := 0; i < split; i++ {
-		t.lens[i] = e.sealV1(t.out[i*v1OutSlot:], t.in[i*v1Slot:i*v1Slot+t.sizes[i]])
-	}
-	if split < count {
-		t.helper.wait()
-	}
+	t.seal.run(count)
 	e.flushV1(t.out, v1OutSlot, t.lens[:count], t.dsts[:count], t.ndst[:count])
 	t.count = 0
 }
-
-// sealer seals part of a batch on another goroutine.
-type sealer struct {
-	e    *Edge
-	jobs chan [2]int
-	t    *txBatchV1
-	done chan struct{}
-}
-
-func newSealer(e *Edge) *sealer {
-	s := &sealer{e: e, jobs: make(chan [2]int), done: make(chan struct{})}
-	go func() {
-		for j := range s.jobs {
-			t := s.t
-			for i := j[0]; i < j[1]; i++ {
-				t.lens[i] = s.e.sealV1(t.out[i*v1OutSlot:], t.in[i*v1Slot:i*v1Slot+t.sizes[i]])
-			}
-			s.done <- struct{}{}
-		}
-	}()
-	return s
-}
-
-func (s *sealer) start(t *txBatchV1, first, last int) {
-	s.t = t // published to the helper by the channel send
-	s.jobs <- [2]int{first, last}
-}
-
-func (s *sealer) wait() { <-s.done }
-
-func (s *sealer) stop() { close(s.jobs) }
 
 // sealV1 writes the datagram for frame at b and returns its length.
 func (e *Edge) sealV1(b, frame []byte) int {
@@ -260,7 +251,7 @@ func (e *Edge) sendRegisterV1(to netip.AddrPort, ack bool) {
 	e.send(b[:], to)
 }
 
-func (e *Edge) registerAllV1(deregister bool) {
+func (e *Edge) registerV1(deregister bool) {
 	k := e.keys.Load()
 	for _, s := range e.sns {
 		if deregister {
@@ -283,7 +274,7 @@ func (e *Edge) udpLoopV1() error {
 	b := udp.NewBatch(16, 65536)
 	var r rxBatch
 	r.init(e)
-	defer close(r.jobs)
+	defer r.decode.stop()
 	for {
 		n, err := e.conn.ReadBatch(b)
 		if err != nil {
@@ -319,8 +310,7 @@ type rxBatch struct {
 	plain  []byte // frame i at i*rxSlot+VnetHdrLen: room for the header
 	tmp    [2][]byte
 	co     *offload.Coalescer
-	jobs   chan [2]int
-	done   chan struct{}
+	decode *splitter
 }
 
 const (
@@ -339,25 +329,12 @@ func (r *rxBatch) init(e *Edge) {
 		}
 		e.writeTapFrames(b, frames)
 	})
-	r.jobs, r.done = make(chan [2]int), make(chan struct{})
-	go func() {
-		for j := range r.jobs {
-			e.decodeRange(r, j[0], j[1], 1)
-			r.done <- struct{}{}
-		}
-	}()
+	r.decode = newSplitter(v1Parallel, func(first, last, worker int) { e.decodeRange(r, first, last, worker) })
 }
 
 func (e *Edge) rxBatchV1(r *rxBatch) {
 	count := len(r.dgs)
-	if count >= v1Parallel {
-		half := count / 2
-		r.jobs <- [2]int{half, count}
-		e.decodeRange(r, 0, half, 0)
-		<-r.done
-	} else {
-		e.decodeRange(r, 0, count, 0)
-	}
+	r.decode.run(count)
 	// In-order segments of a TCP flow go to the TAP device as one GSO
 	// super-frame (one write, one trip through the stack); anything else
 	// goes as it came, behind an empty virtio-net header.
