@@ -30,11 +30,7 @@ const (
 	HeaderLen = 84
 	// CommunityLen is the fixed, NUL-padded community field.
 	CommunityLen = 16
-	// minDecompressLen mirrors MIN_COMPRESSED_PKT_LEN: receivers decompress
-	// any datagram longer than this.
-	minDecompressLen = 32
-
-	afInet = 2
+	afInet       = 2
 
 	offCommunity = 4
 	offSrcMAC    = 20
