@@ -384,7 +384,8 @@ func equalInts(a, b []int) bool {
 func BenchmarkSum1400(b *testing.B) {
 	p := payload(1400, 1)
 	b.SetBytes(1400)
-	for b.Loop() {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
 		Sum(p, 0)
 	}
 }
@@ -395,7 +396,8 @@ func BenchmarkSegment64K(b *testing.B) {
 	var s Segmenter
 	b.SetBytes(65000)
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
 		_ = s.Init(super, 1312)
 		for s.Next(dst) != 0 {
 		}
@@ -410,7 +412,8 @@ func BenchmarkCoalesce(b *testing.B) {
 	c := NewCoalescer(func([]byte, int) {})
 	b.SetBytes(8 * 1312)
 	b.ReportAllocs()
-	for b.Loop() {
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
 		for _, f := range in {
 			c.Push(f)
 		}
