@@ -19,7 +19,9 @@ func newTestReceiver(e *Edge) *testReceiver { return &testReceiver{e: e, r: e.ne
 func (rx *testReceiver) one(d []byte, from netip.AddrPort) { rx.e.receiveNative(rx.r, d, len(d), from) }
 
 // batch handles a GRO read of seg-byte datagrams.
-func (rx *testReceiver) batch(b []byte, seg int, from netip.AddrPort) { rx.e.receiveNative(rx.r, b, seg, from) }
+func (rx *testReceiver) batch(b []byte, seg int, from netip.AddrPort) {
+	rx.e.receiveNative(rx.r, b, seg, from)
+}
 
 func (rx *testReceiver) stop() { rx.r.open.stop() }
 
