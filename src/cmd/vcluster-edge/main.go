@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -28,23 +27,22 @@ func main() { daemon.Main("vcluster-edge", run) }
 
 func run() error {
 	var (
-		cfgFile, dev, addr, comm, key, mac, proto, netmask, status string
-		sns                                                        []string
-		port, mtu                                                  int
+		cfgFile string
+		f       config.Flags
 	)
 	fs := flag.NewFlagSet("vcluster-edge", flag.ContinueOnError)
 	fs.StringVar(&cfgFile, "config", "", "TOML configuration `file` (as the kickstart writes it)")
-	fs.StringVar(&dev, "d", "", "TAP `device` name (default vc0)")
-	fs.StringVar(&addr, "a", "", "overlay `IP[/bits]`")
-	fs.StringVar(&netmask, "s", "", "overlay `netmask` in dotted form (N2N v1 style, with -a IP)")
-	fs.StringVar(&comm, "c", "", "`community` name")
-	fs.StringVar(&key, "k", "", "community `key` (visible in ps: prefer key_file or $N2N_KEY)")
-	fs.Var(config.ListFlag{V: &sns}, "l", "supernode `HOST:PORT` (repeat or comma-separate for failover)")
-	fs.StringVar(&mac, "m", "", "overlay `MAC` address")
-	fs.IntVar(&port, "p", 0, "local UDP `port` (default any)")
-	fs.IntVar(&mtu, "M", 0, "overlay `MTU` (default 1400)")
-	fs.StringVar(&proto, "protocol", "", "wire protocol: native (default) or v1 (Debian n2n 1.3)")
-	fs.StringVar(&status, "status", "", "Unix `socket` that serves the counters")
+	fs.StringVar(&f.Device, "d", "", "TAP `device` name (default vc0)")
+	fs.StringVar(&f.Address, "a", "", "overlay `IP[/bits]`")
+	fs.StringVar(&f.Netmask, "s", "", "overlay `netmask` in dotted form (N2N v1 style, with -a IP)")
+	fs.StringVar(&f.Community, "c", "", "`community` name")
+	fs.StringVar(&f.Key, "k", "", "community `key` (visible in ps: prefer key_file or $N2N_KEY)")
+	fs.Var(config.ListFlag{V: &f.Supernodes}, "l", "supernode `HOST:PORT` (repeat or comma-separate for failover)")
+	fs.StringVar(&f.MAC, "m", "", "overlay `MAC` address")
+	fs.IntVar(&f.LocalPort, "p", 0, "local UDP `port` (default any)")
+	fs.IntVar(&f.MTU, "M", 0, "overlay `MTU` (default 1400)")
+	fs.StringVar(&f.Protocol, "protocol", "", "wire protocol: native (default) or v1 (Debian n2n 1.3)")
+	fs.StringVar(&f.Status, "status", "", "Unix `socket` that serves the counters")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to `file` until exit (for tuning)")
 	if done, err := daemon.Parse(fs, os.Args[1:]); done || err != nil {
 		return err
@@ -55,51 +53,8 @@ func run() error {
 			return err
 		}
 	}
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&c.Device, dev)
-	set(&c.Address, addr)
-	set(&c.Community, comm)
-	set(&c.MAC, mac)
-	set(&c.Protocol, proto)
-	set(&c.Status, status)
-	if len(sns) > 0 {
-		c.Supernodes = sns
-	}
-	if port != 0 {
-		c.LocalPort = port
-	}
-	if mtu != 0 {
-		c.MTU = mtu
-	}
-	if netmask != "" && c.Address != "" {
-		m, err := netip.ParseAddr(netmask)
-		if err != nil || !m.Is4() {
-			return fmt.Errorf("netmask %q: want dotted IPv4", netmask)
-		}
-		b := m.As4()
-		bits := 0
-		for _, x := range b {
-			for i := 7; i >= 0 && x&(1<<i) != 0; i-- {
-				bits++
-			}
-		}
-		c.Address = fmt.Sprintf("%s/%d", c.Address, bits)
-	}
-	switch {
-	case key != "":
-		c.Key = []byte(key)
-	case os.Getenv("N2N_KEY") != "":
-		c.Key = []byte(os.Getenv("N2N_KEY"))
-	case c.KeyFile != "":
-		k, err := config.ReadKey(c.KeyFile)
-		if err != nil {
-			return err
-		}
-		c.Key = k
+	if err := c.Apply(f, os.Getenv("N2N_KEY")); err != nil {
+		return err
 	}
 	r, err := c.Resolve()
 	if err != nil {
@@ -124,7 +79,7 @@ func run() error {
 		l, err := stats.Serve(r.Status, e.Stats)
 		if err != nil {
 			e.Close()
-			return fmt.Errorf("status socket: %v", err)
+			return fmt.Errorf("status socket: %w", err)
 		}
 		defer l.Close()
 	}

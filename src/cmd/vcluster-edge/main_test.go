@@ -23,6 +23,7 @@ func TestBadInputOneLine(t *testing.T) {
 		{edge, []string{"-c", "c", "-a", "100.64.0.1/24", "-l", "198.18.0.1:99999", "-k", "k"}, "bad port"},
 		{edge, []string{"-c", "c", "-a", "100.64.0.1/24", "-l", "198.18.0.1", "-k", "k", "-protocol", "v2"}, "want native or v1"},
 		{edge, []string{"-config", "/nonexistent/edge.toml"}, "no such file"},
+		{edge, []string{"-c", "c", "-a", "100.64.0.1", "-s", "255.0.255.0", "-l", "198.18.0.1", "-k", "k"}, "not contiguous"},
 		{sn, []string{"-l", "0"}, "port"},
 		{sn, []string{"extra"}, "unexpected argument"},
 		{sn, []string{"-bogus"}, "not defined: -bogus"},

@@ -82,6 +82,82 @@ func ReadKey(path string) ([]byte, error) {
 	return b, nil
 }
 
+// Flags are the command-line settings (N2N's edge flags and ours); the
+// ones given override the TOML file's.
+type Flags struct {
+	Device, Address, Community, MAC, Protocol, Status string
+	// Netmask is N2N v1's -s: a dotted mask for an Address without bits.
+	Netmask    string
+	Key        string // -k: visible in ps, but N2N takes it so
+	Supernodes []string
+	LocalPort  int
+	MTU        int
+}
+
+// Apply lays the flags that were given over e, turns Netmask into the
+// address's bits, and picks the community key: -k, else envKey
+// ($N2N_KEY), else the key file.
+func (e *Edge) Apply(f Flags, envKey string) error {
+	set := func(dst *string, v string) {
+		if v != "" {
+			*dst = v
+		}
+	}
+	set(&e.Device, f.Device)
+	set(&e.Address, f.Address)
+	set(&e.Community, f.Community)
+	set(&e.MAC, f.MAC)
+	set(&e.Protocol, f.Protocol)
+	set(&e.Status, f.Status)
+	if len(f.Supernodes) > 0 {
+		e.Supernodes = f.Supernodes
+	}
+	if f.LocalPort != 0 {
+		e.LocalPort = f.LocalPort
+	}
+	if f.MTU != 0 {
+		e.MTU = f.MTU
+	}
+	if f.Netmask != "" && e.Address != "" {
+		if strings.Contains(e.Address, "/") {
+			return fmt.Errorf("netmask %q: address %q has its bits already", f.Netmask, e.Address)
+		}
+		bits, err := MaskBits(f.Netmask)
+		if err != nil {
+			return err
+		}
+		e.Address = fmt.Sprintf("%s/%d", e.Address, bits)
+	}
+	switch {
+	case f.Key != "":
+		e.Key = []byte(f.Key)
+	case envKey != "":
+		e.Key = []byte(envKey)
+	case e.KeyFile != "":
+		k, err := ReadKey(e.KeyFile)
+		if err != nil {
+			return err
+		}
+		e.Key = k
+	}
+	return nil
+}
+
+// MaskBits is the prefix length of a dotted IPv4 netmask (255.255.255.0
+// is 24); the mask's ones must be contiguous.
+func MaskBits(mask string) (int, error) {
+	m, err := netip.ParseAddr(mask)
+	if err != nil || !m.Is4() {
+		return 0, fmt.Errorf("netmask %q: want dotted IPv4", mask)
+	}
+	b := m.As4()
+	ones, bits := net.IPMask(b[:]).Size()
+	if bits == 0 {
+		return 0, fmt.Errorf("netmask %q: its ones are not contiguous", mask)
+	}
+	return ones, nil
+}
+
 // Resolved is a validated Edge in the forms the edge uses.
 type Resolved struct {
 	Device     string

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,5 +71,66 @@ func TestReadKeyRefusesOpenFile(t *testing.T) {
 	k, err := ReadKey(p)
 	if err != nil || string(k) != "abc" {
 		t.Fatalf("%q %v", k, err)
+	}
+}
+
+// Flags that were given win over the file; the others leave it alone.
+func TestApplyFlagsOverFile(t *testing.T) {
+	file := Edge{Device: "vc0", Address: "100.64.0.5/24", Community: "vc-demo", Supernodes: []string{"198.18.0.1"},
+		Protocol: V1, MTU: 1400, LocalPort: 7000, Status: "/run/s"}
+	e := file
+	if err := e.Apply(Flags{Device: "vc9", Supernodes: []string{"198.18.1.1", "198.18.2.1"}, MTU: 1300, Key: "k"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := file
+	want.Device, want.Supernodes, want.MTU, want.Key = "vc9", []string{"198.18.1.1", "198.18.2.1"}, 1300, []byte("k")
+	if fmt.Sprint(e) != fmt.Sprint(want) {
+		t.Fatalf("got  %+v\nwant %+v", e, want)
+	}
+	e = file
+	if err := e.Apply(Flags{Address: "100.64.0.9", Netmask: "255.255.0.0"}, ""); err != nil || e.Address != "100.64.0.9/16" {
+		t.Fatalf("-a with -s: %q %v", e.Address, err)
+	}
+	e = file
+	if err := e.Apply(Flags{Netmask: "255.255.0.0"}, ""); err == nil {
+		t.Fatalf("-s with an address that has bits accepted: %q", e.Address)
+	}
+}
+
+// The key: -k, else $N2N_KEY, else the key file.
+func TestApplyKeyOrder(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "k")
+	if err := os.WriteFile(p, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		flag, env, want string
+	}{
+		{"from-flag", "from-env", "from-flag"},
+		{"", "from-env", "from-env"},
+		{"", "", "from-file"},
+	} {
+		e := Edge{KeyFile: p}
+		if err := e.Apply(Flags{Key: c.flag}, c.env); err != nil || string(e.Key) != c.want {
+			t.Errorf("-k %q, $N2N_KEY %q: key %q (%v), want %q", c.flag, c.env, e.Key, err, c.want)
+		}
+	}
+	e := Edge{KeyFile: filepath.Join(t.TempDir(), "missing")}
+	if err := e.Apply(Flags{}, ""); err == nil {
+		t.Fatal("missing key file accepted")
+	}
+}
+
+func TestMaskBits(t *testing.T) {
+	for mask, want := range map[string]int{"255.255.255.0": 24, "255.255.0.0": 16, "255.255.255.255": 32,
+		"0.0.0.0": 0, "255.255.255.252": 30, "255.128.0.0": 9} {
+		if got, err := MaskBits(mask); err != nil || got != want {
+			t.Errorf("%s: %d %v, want %d", mask, got, err, want)
+		}
+	}
+	for _, bad := range []string{"255.0.255.0", "255.255.255.1", "24", "ffff:ffff::", "", "255.255.255"} {
+		if got, err := MaskBits(bad); err == nil {
+			t.Errorf("%q accepted as /%d", bad, got)
+		}
 	}
 }
