@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 
+	//lint:ignore SA1019 N2N v1 is Twofish on the wire: compatibility with Debian's n2n is the point of this package.
 	"golang.org/x/crypto/twofish"
 )
 
