@@ -151,7 +151,7 @@ func TestFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := reconcile(t, b, controller.Filter{Names: []string{"vm-vc3-0"}})
-	if rep.Converged() || len(rep.Blocked) != 1 || !strings.Contains(rep.Blocked[0], "not confirmed destroyed") {
+	if rep.Converged() || len(rep.Blocked) != 1 || !strings.Contains(rep.Blocked[0].Reason, "not confirmed destroyed") {
 		t.Fatalf("started without fencing: %v", rep.Blocked)
 	}
 	if run := b.Running(t)["vm-vc3-0"]; len(run) != 1 || run[0] != "A/vm-container-a-0" {

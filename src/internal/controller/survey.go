@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/agentclient"
 )
 
 // Seen is one container's answer to host.status, or why there is none.
@@ -12,6 +13,7 @@ type Seen struct {
 	Container *Container
 	Status    agentapi.HostStatus
 	Err       error
+	client    *agentclient.Client // that answered: a Reconcile goes on with it
 }
 
 // Survey asks the given containers for their status at once (bounded
@@ -37,7 +39,9 @@ func (c *Controller) Survey(ctx context.Context, cs []*Container) map[int64]*See
 		defer cancel()
 		if s.Status, err = cl.Status(cctx); err != nil {
 			s.Err = unreachable(err)
+			return
 		}
+		s.client = cl
 	})
 	return out
 }
