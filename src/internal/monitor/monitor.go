@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
@@ -216,9 +215,8 @@ func (m *Monitor) Poll(ctx context.Context) error {
 	}
 	blocked := map[string]bool{}
 	for _, b := range rep.Blocked {
-		n, _, _ := strings.Cut(b, ":")
-		blocked[n] = true
-		m.log.Warn("not running yet", "reason", b)
+		blocked[b.Guest] = true
+		m.log.Warn("not running yet", "reason", b.String())
 	}
 	for _, n := range names {
 		if !blocked[n] && rep.Converged() {
