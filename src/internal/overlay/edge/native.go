@@ -31,8 +31,8 @@ var nativeProtocol = protocol{
 }
 
 // nativeParallel is the batch, in fragments to seal or datagrams to open,
-// from which both cores work on it: a fragment costs ~1 µs of AES-GCM, a
-// hand-off a few.
+// from which both cores work on it (a GRO read or a super-frame of 8 or
+// more); for fewer, waking the helper costs more than it saves.
 const nativeParallel = 8
 
 // keysNative starts a new session: a new epoch (strictly growing, so that
