@@ -158,13 +158,8 @@ func listContainers(c *rockscmd.Context) error {
 		q += " WHERE s.Name = ?"
 		args = append(args, c.Args[0])
 	}
-	rows, err := d.QueryContext(c.Ctx, q+" ORDER BY s.Name, c.Host", args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	t := rockscmd.NewTable(c.Out, "container", "site", "agent", "cpus", "mem", "load", "free-mem", "reported", "guests")
-	for rows.Next() {
+	err = db.Rows(d.QueryContext(c.Ctx, q+" ORDER BY s.Name, c.Host", args...)).Each(func(rows *sql.Rows) error {
 		var host, site, agent string
 		var cpus, mem, guests int
 		var load sql.NullFloat64
@@ -180,8 +175,9 @@ func listContainers(c *rockscmd.Context) error {
 			r = "never"
 		}
 		t.Row(host, site, agent, cpus, mem, l, f, r, guests)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	t.Flush()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
 
@@ -44,24 +45,20 @@ func listVclusters(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := d.QueryContext(c.Ctx, q+" ORDER BY k.Name", args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	t := rockscmd.NewTable(c.Out, "vcluster", "home", "frontend", "computes", "sites", "subnet", "community", "supernode", "protocol", "policy")
 	n := 0
-	for rows.Next() {
+	err = db.Rows(d.QueryContext(c.Ctx, q+" ORDER BY k.Name", args...)).Each(func(r *sql.Rows) error {
 		var name, home, fe, subnet, comm, sn, proto, pol string
 		var sites sql.NullString
 		var computes int
-		if err := rows.Scan(&name, &home, &fe, &computes, &sites, &subnet, &comm, &sn, &proto, &pol); err != nil {
+		if err := r.Scan(&name, &home, &fe, &computes, &sites, &subnet, &comm, &sn, &proto, &pol); err != nil {
 			return err
 		}
 		t.Row(name, home, fe, computes, sites.String, subnet, comm, sn, proto, pol)
 		n++
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	if n == 0 && len(c.Args) == 1 {
@@ -89,26 +86,22 @@ func listHosts(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := d.QueryContext(c.Ctx, `SELECT v.Name, v.Role, s.Name, IFNULL(c.Host, ''), v.MAC, v.IP, v.CPUs, v.Mem, v.State
-		FROM vc_vms v JOIN vc_sites s ON s.ID = v.Site LEFT JOIN vc_containers c ON c.ID = v.Container
-		WHERE v.Cluster = ? ORDER BY v.Role = 'compute', v.Idx`, id)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	t := rockscmd.NewTable(c.Out, "host", "role", "site", "container", "mac", "ip", "cpus", "mem", "state")
-	for rows.Next() {
+	err = db.Rows(d.QueryContext(c.Ctx, `SELECT v.Name, v.Role, s.Name, IFNULL(c.Host, ''), v.MAC, v.IP, v.CPUs, v.Mem, v.State
+		FROM vc_vms v JOIN vc_sites s ON s.ID = v.Site LEFT JOIN vc_containers c ON c.ID = v.Container
+		WHERE v.Cluster = ? ORDER BY v.Role = 'compute', v.Idx`, id)).Each(func(r *sql.Rows) error {
 		var h, role, site, cont, mac, ip, state string
 		var cpus, mem int
-		if err := rows.Scan(&h, &role, &site, &cont, &mac, &ip, &cpus, &mem, &state); err != nil {
+		if err := r.Scan(&h, &role, &site, &cont, &mac, &ip, &cpus, &mem, &state); err != nil {
 			return err
 		}
 		if cont == "" {
 			cont = "(" + site + " frontend)"
 		}
 		t.Row(h, role, site, cont, mac, ip, cpus, mem, state)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	t.Flush()

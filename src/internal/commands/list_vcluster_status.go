@@ -9,6 +9,7 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
 	"github.com/rocksclusters/vcluster/src/internal/controller"
+	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
 
@@ -59,22 +60,18 @@ func listStatus(c *rockscmd.Context) error {
 		cpus   sql.NullInt64
 	}
 	hs := map[int64]health{}
-	rows, err := d.QueryContext(c.Ctx, `SELECT c.ID, IFNULL(h.Status, 'alive'), h.LastSeen, l.Load1, l.CPUs
-		FROM vc_containers c LEFT JOIN vc_health h ON h.Container = c.ID LEFT JOIN vc_load l ON l.Container = c.ID`)
+	err = db.Rows(d.QueryContext(c.Ctx, `SELECT c.ID, IFNULL(h.Status, 'alive'), h.LastSeen, l.Load1, l.CPUs
+		FROM vc_containers c LEFT JOIN vc_health h ON h.Container = c.ID LEFT JOIN vc_load l ON l.Container = c.ID`)).
+		Each(func(r *sql.Rows) error {
+			var id int64
+			var h health
+			if err := r.Scan(&id, &h.status, &h.seen, &h.load, &h.cpus); err != nil {
+				return err
+			}
+			hs[id] = h
+			return nil
+		})
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id int64
-		var h health
-		if err := rows.Scan(&id, &h.status, &h.seen, &h.load, &h.cpus); err != nil {
-			rows.Close()
-			return err
-		}
-		hs[id] = h
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	var cs []*controller.Container
