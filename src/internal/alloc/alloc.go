@@ -135,11 +135,11 @@ func FormatMAC(v uint64) string {
 func NewMACPool(base, mask string, used []string) (*MACPool, error) {
 	b, err := mac48(base)
 	if err != nil {
-		return nil, fmt.Errorf("vm_mac_base_addr: %v", err)
+		return nil, fmt.Errorf("vm_mac_base_addr: %w", err)
 	}
 	m, err := mac48(mask)
 	if err != nil {
-		return nil, fmt.Errorf("vm_mac_base_addr_mask: %v", err)
+		return nil, fmt.Errorf("vm_mac_base_addr_mask: %w", err)
 	}
 	if b&(1<<40) != 0 {
 		return nil, fmt.Errorf("vm_mac_base_addr %s is a multicast address", base)

@@ -110,9 +110,9 @@ func unreachable(err error) error {
 		return err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("unreachable: no answer in time (%v)", err)
+		return fmt.Errorf("unreachable: no answer in time (%w)", err)
 	}
-	return fmt.Errorf("unreachable: %v", err)
+	return fmt.Errorf("unreachable: %w", err)
 }
 
 // each runs fn over ws with at most Concurrency at once.

@@ -37,7 +37,7 @@ func Acquire(ctx context.Context, d *sql.DB, wait time.Duration) (*Lock, error) 
 	var got sql.NullInt64
 	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK("+lockName+", ?)", secs).Scan(&got); err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("controller lock: %v", err)
+		return nil, fmt.Errorf("controller lock: %w", err)
 	}
 	if !got.Valid || got.Int64 != 1 {
 		conn.Close()

@@ -43,7 +43,7 @@ func ResolveDSN(flag string) (string, error) {
 func normalize(dsn string) (string, error) {
 	c, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		return "", fmt.Errorf("bad database DSN: %v", err)
+		return "", fmt.Errorf("bad database DSN: %w", err)
 	}
 	return finish(c), nil
 }
@@ -74,7 +74,7 @@ func rocksDSN(path string) (string, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			return finish(c), nil
 		}
-		return "", fmt.Errorf("reading %s: %v", path, err)
+		return "", fmt.Errorf("reading %s: %w", path, err)
 	}
 	defer f.Close()
 	host, port := "", "3306"
@@ -119,12 +119,12 @@ func rocksDSN(path string) (string, error) {
 func Open(ctx context.Context, dsn string) (*sql.DB, error) {
 	c, err := mysql.ParseDSN(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("bad database DSN: %v", err)
+		return nil, fmt.Errorf("bad database DSN: %w", err)
 	}
 	where := c.Net + "(" + c.Addr + ")/" + c.DBName
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open database %s: %v", where, err)
+		return nil, fmt.Errorf("cannot open database %s: %w", where, err)
 	}
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxIdleTime(time.Minute)

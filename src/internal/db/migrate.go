@@ -97,7 +97,7 @@ func Version(ctx context.Context, q interface {
 func Migrate(ctx context.Context, db *sql.DB) ([]int, error) {
 	cur, err := Version(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("reading schema version: %v", err)
+		return nil, fmt.Errorf("reading schema version: %w", err)
 	}
 	var applied []int
 	for _, m := range Migrations() {
@@ -106,7 +106,7 @@ func Migrate(ctx context.Context, db *sql.DB) ([]int, error) {
 		}
 		for _, st := range Statements(m.SQL) {
 			if _, err := db.ExecContext(ctx, st); err != nil {
-				return applied, fmt.Errorf("migration %04d_%s: %v", m.Version, m.Name, err)
+				return applied, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}
 		applied = append(applied, m.Version)
@@ -132,7 +132,7 @@ func (e *ErrSchema) Error() string {
 func CheckSchema(ctx context.Context, db *sql.DB) error {
 	v, err := Version(ctx, db)
 	if err != nil {
-		return fmt.Errorf("reading schema version: %v", err)
+		return fmt.Errorf("reading schema version: %w", err)
 	}
 	if v != Latest() {
 		return &ErrSchema{Have: v, Want: Latest()}

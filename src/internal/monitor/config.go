@@ -64,7 +64,7 @@ func LoadConfig(path string) (Config, error) {
 		return c, err
 	}
 	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("%s: %v", path, err)
+		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
 }
@@ -94,7 +94,7 @@ func (c Config) Validate() error {
 	probe := agentapi.GuestSpec{Name: "probe", CPUs: 1, MemMB: agentapi.MinMemMB, DiskGB: 1,
 		MACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:02"}, Bridge: c.Bridge, PublicBridge: c.PublicBridge, Boot: c.Boot}
 	if err := probe.Normalize(); err != nil {
-		return fmt.Errorf("bridge/public_bridge: %v", err)
+		return fmt.Errorf("bridge/public_bridge: %w", err)
 	}
 	return nil
 }
