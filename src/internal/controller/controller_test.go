@@ -125,6 +125,12 @@ func TestUnreachableContainerDoesNotStopOthers(t *testing.T) {
 	if rep.Running != 4 || len(rep.Blocked) != 2 {
 		t.Fatalf("running %d blocked %v", rep.Running, rep.Blocked)
 	}
+	// Blocked names each guest (sorted) apart from why.
+	for i, want := range []string{"vm-vc2-1", "vm-vc2-4"} {
+		if b := rep.Blocked[i]; b.Guest != want || b.Reason != "container B/vm-container-b-0 unreachable" || b.String() != want+": "+b.Reason {
+			t.Errorf("blocked[%d] = %+v, want %s on B/vm-container-b-0", i, b, want)
+		}
+	}
 	b.Agents[1].Start(t)
 	rep = reconcile(t, b, controller.Filter{})
 	if !rep.Converged() || rep.Calls != 4 {
@@ -151,7 +157,7 @@ func TestFencing(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep := reconcile(t, b, controller.Filter{Names: []string{"vm-vc3-0"}})
-	if rep.Converged() || len(rep.Blocked) != 1 || !strings.Contains(rep.Blocked[0].Reason, "not confirmed destroyed") {
+	if rep.Converged() || len(rep.Blocked) != 1 || rep.Blocked[0].Guest != "vm-vc3-0" || !strings.Contains(rep.Blocked[0].Reason, "not confirmed destroyed") {
 		t.Fatalf("started without fencing: %v", rep.Blocked)
 	}
 	if run := b.Running(t)["vm-vc3-0"]; len(run) != 1 || run[0] != "A/vm-container-a-0" {
