@@ -167,16 +167,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, open Ope
 			return 1
 		}
 	}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		words := args
+	if len(args) == 0 || isHelp(args[0]) {
+		words, format := helpWords(args)
 		if len(words) > 0 {
 			words = words[1:]
 		}
 		if cmd, _ := match(words); cmd != nil {
-			Help(stdout, cmd)
-		} else {
-			Usage(stdout, words)
+			return printHelp(stdout, stderr, cmd, format)
 		}
+		Usage(stdout, words)
 		return 0
 	}
 	cmd, rest := match(args)
@@ -184,9 +183,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, open Ope
 		fmt.Fprintf(stderr, "error - unknown command %q (try: rocks-vcluster help)\n", strings.Join(args, " "))
 		return 1
 	}
-	if len(rest) > 0 && (rest[len(rest)-1] == "help" || rest[len(rest)-1] == "-h" || rest[len(rest)-1] == "--help") {
-		Help(stdout, cmd)
-		return 0
+	// As Rocks' runWrapper: help when the first argument that is not
+	// key=value is "help"; format= picks the rendering.
+	if words, format := helpWords(rest); len(words) > 0 && isHelp(words[0]) {
+		return printHelp(stdout, stderr, cmd, format)
 	}
 	c := &Context{Ctx: ctx, Cmd: cmd, Params: map[string]string{}, Out: stdout, Err: stderr, dsnFlag: dsn, opener: open}
 	if err := c.parse(rest); err != nil {
@@ -285,50 +285,49 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// Help prints a command's help text.
-func Help(w io.Writer, c *Command) {
-	fmt.Fprintf(w, "rocks %s", c.Name())
-	if s := argList(c.Args); s != "" {
-		fmt.Fprintf(w, " %s", s)
-	}
-	for _, p := range c.Params {
-		fmt.Fprintf(w, " [%s=%s]", p.Name, placeholder(p))
-	}
-	fmt.Fprintf(w, "\n\nDescription:\n%s\n", indent(c.Description))
-	if len(c.Args) > 0 {
-		fmt.Fprintf(w, "\nArguments:\n")
-		for _, a := range c.Args {
-			fmt.Fprintf(w, "\n  %s\n%s\n", a.Name, indent(indent(a.Doc)))
-		}
-	}
-	if len(c.Params) > 0 {
-		fmt.Fprintf(w, "\nParameters:\n")
-		for _, p := range c.Params {
-			d := p.Doc
-			if p.Default != "" {
-				d += " Default: " + p.Default + "."
+func isHelp(w string) bool { return w == "help" || w == "-h" || w == "--help" }
+
+// helpWords splits help's words from its key=value params and returns the
+// words and the format= param.
+func helpWords(args []string) (words []string, format string) {
+	for _, w := range args {
+		if k, v, ok := strings.Cut(w, "="); ok && k != "" && !strings.ContainsAny(k, " /") {
+			if strings.ToLower(k) == "format" {
+				format = v
 			}
-			fmt.Fprintf(w, "\n  %s=%s\n%s\n", p.Name, placeholder(p), indent(indent(d)))
+			continue // Rocks' help ignores other params
 		}
+		words = append(words, w)
 	}
-	if len(c.Examples) > 0 {
-		fmt.Fprintf(w, "\nExamples:\n")
-		for _, e := range c.Examples {
-			fmt.Fprintf(w, "\n  $ rocks %s\n%s\n", e.Cmd, indent(indent(e.Doc)))
-		}
+	return words, format
+}
+
+// printHelp writes the help and, as Rocks' driver does, ends it with a
+// newline.
+func printHelp(stdout, stderr io.Writer, cmd *Command, format string) int {
+	text, err := HelpText(cmd, format)
+	if err != nil {
+		fmt.Fprintf(stderr, "error - %v\n", oneLine(err))
+		return 1
 	}
+	if !strings.HasSuffix(text, "\n") {
+		text += "\n"
+	}
+	io.WriteString(stdout, text)
+	return 0
+}
+
+// Help prints a command's help in Rocks' plain format.
+func Help(w io.Writer, c *Command) {
+	text, err := HelpText(c, "plain")
+	if err != nil {
+		text = err.Error() + "\n"
+	}
+	io.WriteString(w, text)
 }
 
 func placeholder(p Param) string {
 	return strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))
-}
-
-func indent(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	for i, l := range lines {
-		lines[i] = "  " + strings.TrimSpace(l)
-	}
-	return strings.Join(lines, "\n")
 }
 
 // Usage lists the commands whose name starts with the given words.

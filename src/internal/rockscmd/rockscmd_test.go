@@ -89,16 +89,67 @@ func TestErrors(t *testing.T) {
 }
 
 func TestHelp(t *testing.T) {
-	for _, args := range [][]string{{"help", "list", "thing"}, {"list", "thing", "help"}, {"-h", "list", "thing"}} {
+	for _, args := range [][]string{{"help", "list", "thing"}, {"list", "thing", "help"}, {"-h", "list", "thing"}, {"list", "thing", "size=1", "help"}} {
 		rc, out, _ := run(args...)
-		if rc != 0 || !strings.Contains(out, "rocks list thing [NAME] [size=SIZE] [dryrun=DRYRUN]") ||
-			!strings.Contains(out, "Default: 3.") || !strings.Contains(out, "$ rocks list thing a size=4") {
+		if rc != 0 || !strings.HasPrefix(out, "rocks list thing [NAME] [dryrun=DRYRUN] [size=SIZE]\n") ||
+			!strings.Contains(out, "Default: 3.") || !strings.Contains(out, "\t$ rocks list thing a size=4\n") {
 			t.Fatalf("%v: rc=%d\n%s", args, rc, out)
 		}
+	}
+	// Rocks' runWrapper: help only when the first argument is help.
+	if rc, _, e := run("list", "thing", "a", "help"); rc != 1 || !strings.Contains(e, "too many arguments") {
+		t.Fatalf("help after an argument: rc=%d %q", rc, e)
 	}
 	rc, out, _ := run("help")
 	if rc != 0 || !strings.Contains(out, "list thing part") || !strings.Contains(out, "List things.") {
 		t.Fatalf("usage:\n%s", out)
+	}
+}
+
+func TestHelpFormats(t *testing.T) {
+	for format, want := range map[string]string{
+		"":        "rocks list thing [NAME] [dryrun=DRYRUN] [size=SIZE]\n\nDescription:\n\n\tList things. Second line.\n\n\t\nArguments:\n\n\t[NAME]\n\n\ta thing\n\t\n",
+		"Plain":   "\nParameters:\n\n\t[dryrun=DRYRUN]\n\n\tDefault: no.\n\t\n\t[size=SIZE]\n\n\thow big Default: 3.\n\t\n\nExamples:\n\n\t$ rocks list thing a size=4\n\n\tlists a\n\t\n",
+		"raw":     "1:\n2:\tList things. Second line.\n3:\n4:\t<arg type='string' name='NAME' optional='1'>\n5:\ta thing\n6:\t</arg>\n",
+		"sphinx":  ":orphan:\n\nlist thing\n----------\n\n.. role:: defn\n\n:defn:`rocks list thing` *[NAME] [dryrun=DRYRUN] [size=SIZE]*\n",
+		"docbook": "<section id=\"rocks-list-thing\" xreflabel=\"list thing\">\n<title>list thing</title>\n<cmdsynopsis>\n\t<command>rocks list thing</command>\n\t<arg rep=\"norepeat\" choice=\"opt\">NAME</arg>\n",
+		"parsed":  "{'related': [], 'example': [(u'list thing a size=4', u'\\n\\tlists a\\n\\t')], 'description': u'\\n\\tList things. Second line.\\n\\n\\t', 'param': [((u'dryrun', u'DRYRUN', 1, 0), u'\\n\\tDefault: no.\\n\\t'), ",
+	} {
+		args := []string{"list", "thing", "help"}
+		if format != "" {
+			args = append(args, "format="+format)
+		}
+		rc, out, e := run(args...)
+		if rc != 0 || !strings.Contains(out, want) || !strings.HasSuffix(out, "\n") {
+			t.Errorf("format=%s: rc=%d %s\n%s\nwant within it\n%s", format, rc, e, out, want)
+		}
+	}
+	if rc, _, e := run("help", "list", "thing", "format=html"); rc != 1 || !strings.Contains(e, `error - unknown help format "html"`) {
+		t.Errorf("format=html: rc=%d %q", rc, e)
+	}
+}
+
+func TestSynopsisAndRoot(t *testing.T) {
+	c, _ := match([]string{"list", "thing", "part"})
+	if s := Synopsis(c); s != "{THING}" || c.MustBeRoot() {
+		t.Fatalf("synopsis %q, MustBeRoot %v", s, c.MustBeRoot())
+	}
+	if (&Command{Verb: "add"}).MustBeRoot() != true {
+		t.Fatal("add is not root-only")
+	}
+	// Text that XML and Python would misread is escaped in the docstring.
+	c = &Command{Verb: "add", Noun: []string{"vcluster", "x"}, Description: `a <b> & 'c' """ \ d`,
+		Examples: []Example{{Cmd: "add vcluster x a='1'"}}}
+	s, err := parseDoc(Docstring(c))
+	if err != nil || !strings.Contains(s.Description, `a <b> & 'c' """ \ d`) || s.Examples[0].Cmd != "add vcluster x a='1'" {
+		t.Fatalf("%v %+v", err, s)
+	}
+	py, err := Shim(c)
+	if err != nil || !strings.Contains(string(py), `a &lt;b&gt; &amp; 'c' \"\"\" \\ d`) || !strings.Contains(string(py), "MustBeRoot = 1") {
+		t.Fatalf("%v\n%s", err, py)
+	}
+	if _, err := Shim(&Command{Verb: "migrate"}); !errors.Is(err, ErrNoShim) {
+		t.Fatalf("bare verb: %v", err)
 	}
 }
 

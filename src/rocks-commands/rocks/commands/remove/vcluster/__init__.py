@@ -1,8 +1,23 @@
-# vcluster roll: thin shim; see rocks/commands/vcluster_exec.py.
+# vcluster roll: `rocks remove vcluster`. Generated from rocks-vcluster's command
+# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
+# do not edit. The shared code is rocks/commands/vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
 
 
 class Command(vcluster_exec.Command):
-	pass
+	"""
+	Remove a virtual cluster from the database: its guests' Rocks nodes
+	(nodes, networks, vm_nodes, vm_disks, host attributes), its overlay and
+	its vc_* rows, in one transaction. It does not touch running machines.
+
+	<arg type='string' name='NAME' optional='0'>
+	The virtual cluster.
+	</arg>
+
+	<example cmd='remove vcluster vc1'>
+	</example>
+	"""
+
+	MustBeRoot = 1

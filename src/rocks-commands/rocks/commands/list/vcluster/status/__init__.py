@@ -1,8 +1,28 @@
-# vcluster roll: thin shim; see rocks/commands/vcluster_exec.py.
+# vcluster roll: `rocks list vcluster status`. Generated from rocks-vcluster's command
+# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
+# do not edit. The shared code is rocks/commands/vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
 
 
 class Command(vcluster_exec.Command):
-	pass
+	"""
+	List every guest with its desired state (the database) and its actual
+	state (asked from the containers' agents now): site, container, the
+	container's load and health, and when vclusterd last heard from it. A
+	guest that also runs somewhere else is flagged.
+
+	<arg type='string' name='NAME' optional='1'>
+	Only this virtual cluster.
+	</arg>
+
+	<param type='TIMEOUT' name='timeout' optional='1'>
+	Seconds allowed for each agent. Default: 5.
+	</param>
+
+	<example cmd='list vcluster status vc1'>
+	</example>
+	"""
+
+	MustBeRoot = 0

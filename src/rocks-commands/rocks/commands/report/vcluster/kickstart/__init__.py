@@ -1,0 +1,34 @@
+# vcluster roll: `rocks report vcluster kickstart`. Generated from rocks-vcluster's command
+# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
+# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+import rocks.commands.vcluster_exec as vcluster_exec
+
+RollName = "vcluster"
+
+
+class Command(vcluster_exec.Command):
+	"""
+	Print the post script that a guest's kickstart runs for vcluster: the
+	vcluster-guest node file rendered with the guest's host attributes, as
+	Rocks renders it. The script holds the overlay's key (it writes
+	/etc/vcluster/edge.key): keep its output private.
+
+	<arg type='string' name='GUEST' optional='0'>
+	A guest that `rocks add vcluster` created (a Rocks host name).
+	</arg>
+
+	<param type='NODEFILE' name='nodefile' optional='1'>
+	The node file to render; by default the distribution's, else
+	/export/profile/nodes/vcluster-guest.xml.
+	</param>
+
+	<example cmd='report vcluster kickstart vm-vc1-0'>
+	The post script of guest vm-vc1-0.
+	</example>
+
+	<example cmd='report vcluster kickstart vm-vc1-0 | ssh vm-vc1-0 bash'>
+	Reconfigure a running guest's edge.
+	</example>
+	"""
+
+	MustBeRoot = 1
