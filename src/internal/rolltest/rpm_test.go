@@ -237,8 +237,10 @@ func TestRPMFileLists(t *testing.T) {
 			t.Errorf("rocks-command-vcluster ships %s, which Rocks' base owns", f)
 		}
 	}
-	if !slices.ContainsFunc(got, func(f string) bool { return strings.HasSuffix(f, "/vcluster/__init__.py") }) {
-		t.Error("rocks-command-vcluster holds no vcluster command")
+	for _, want := range []string{"/vcluster/__init__.py", "/report/vcluster/kickstart/__init__.py", "/report/vcluster/__init__.py"} {
+		if !slices.ContainsFunc(got, func(f string) bool { return strings.HasSuffix(f, want) }) {
+			t.Errorf("rocks-command-vcluster holds no %s", want)
+		}
 	}
 
 	ks := rpmFile(t, out, "roll-vcluster-kickstart")
@@ -378,5 +380,74 @@ func TestBuildFailsClearlyWithoutBinaries(t *testing.T) {
 	iso := script(t, "build-iso.sh", "VCLUSTER_OUT="+out)
 	if b, err := iso.CombinedOutput(); err == nil || !strings.Contains(string(b), "missing RPM") {
 		t.Errorf("build-iso.sh without RPMs: %v\n%s", err, b)
+	}
+}
+
+// TestMoveVerbScriptlets runs rocks-command-vcluster's scriptlets, as rpm
+// would, against a private copy of Rocks' command folder: the move verb
+// module that Rocks' base lacks is created when missing, never over
+// rocks-command-kvm's, recreated when kvm is erased, removed with this
+// package only if still ours, and the package never owns it.
+func TestMoveVerbScriptlets(t *testing.T) {
+	rpm := rpmFile(t, rollBuild(t), "rocks-command-vcluster")
+	if slices.Contains(rpmQuery(t, "-qlp", rpm), pysite+"/rocks/commands/move/__init__.py") {
+		t.Fatal("rocks-command-vcluster owns move/__init__.py")
+	}
+	root := t.TempDir()
+	scriptlet := func(tag string) string {
+		b, err := exec.Command("rpm", "-qp", "--qf", "%{"+tag+"}", rpm).Output()
+		if err != nil || len(b) == 0 || string(b) == "(none)" {
+			t.Fatalf("rpm %s: %v %q", tag, err, b)
+		}
+		return strings.ReplaceAll(string(b), "/opt/rocks/", root+"/")
+	}
+	trig, err := exec.Command("rpm", "-qp", "--qf", "[%{TRIGGERTYPE} %{TRIGGERNAME}\\n]", rpm).Output()
+	if err != nil || !strings.Contains(string(trig), "postun rocks-command-kvm") {
+		t.Fatalf("no triggerpostun on rocks-command-kvm: %v %q", err, trig)
+	}
+	trigScript, err := exec.Command("rpm", "-qp", "--qf", "[%{TRIGGERSCRIPTS}\\n]", rpm).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(script string, arg string) {
+		t.Helper()
+		if b, err := exec.Command("sh", "-c", script, "scriptlet", arg).CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s\n%s", err, b, script)
+		}
+	}
+	move := filepath.Join(root, "lib/python2.6/site-packages/rocks/commands/move")
+	verb := filepath.Join(move, "__init__.py")
+	if err := os.MkdirAll(filepath.Join(move, "vcluster"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(scriptlet("POSTIN"), "1")
+	ours, err := os.ReadFile(verb)
+	if err != nil || !strings.Contains(string(ours), "class command(rocks.commands.Command):") {
+		t.Fatalf("post made no move verb: %v %q", err, ours)
+	}
+	// rocks-command-kvm's module replaces ours; nothing touches it.
+	kvm := []byte("import rocks.commands\n\nclass command(rocks.commands.Command):\n\tpass\n\nRollName = \"kvm\"\n")
+	os.WriteFile(verb, kvm, 0o644)
+	run(scriptlet("POSTIN"), "2")
+	run(scriptlet("POSTUN"), "0")
+	if b, _ := os.ReadFile(verb); string(b) != string(kvm) {
+		t.Fatalf("kvm's move verb changed: %q", b)
+	}
+	// kvm erased: its file goes, the trigger brings ours back.
+	os.Remove(verb)
+	run(strings.ReplaceAll(string(trigScript), "/opt/rocks/", root+"/"), "0")
+	if b, _ := os.ReadFile(verb); string(b) != string(ours) {
+		t.Fatalf("trigger: %q", b)
+	}
+	// Upgrade ($1 = 1) keeps it; erase removes it with the folder.
+	run(scriptlet("POSTUN"), "1")
+	os.Remove(filepath.Join(move, "vcluster"))
+	run(scriptlet("POSTUN"), "1")
+	if _, err := os.Stat(verb); err != nil {
+		t.Fatal("postun on upgrade removed the move verb")
+	}
+	run(scriptlet("POSTUN"), "0")
+	if _, err := os.Stat(move); !os.IsNotExist(err) {
+		t.Fatalf("erase left %s: %v", move, err)
 	}
 }
