@@ -5,12 +5,15 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
@@ -319,4 +322,43 @@ func findCommand(t *testing.T, name string) *rockscmd.Command {
 	}
 	t.Fatalf("no command %q", name)
 	return nil
+}
+
+// TestShimsAuditLineOnSyslogSocket reads the audit line off a syslog
+// socket: the shim, without Rocks' base class, runs in a private mount
+// namespace whose /dev/log is our socket. Rocks 6.2's driver, run by hand
+// the same way, sent `<134>MMM DD hh:mm:ss rockscommand[PID]: user root
+// called "add vcluster vcx nodes=0"` (local0, info).
+func TestShimsAuditLineOnSyslogSocket(t *testing.T) {
+	binaries.RequireRoot(t)
+	binaries.Require(t, "unshare", "mknod")
+	sock := filepath.Join(t.TempDir(), "log")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, py := range pythons(t) {
+		r := shimRun{t: t, py: py, tree: rocksTree(t, false), env: []string{"VCLUSTER_CMD=" + binaries.Path(t, "rocks-vcluster")}}
+		c := r.cmd("run", "add vcluster", "vcx", "nodes=0")
+		// A tmpfs on /dev in a private mount namespace: /dev/log leads to
+		// our socket, and the host's /dev is untouched.
+		c.Args = append([]string{"unshare", "-m", "sh", "-c", `mount --make-rprivate / && mount -t tmpfs none /dev &&
+mknod -m 666 /dev/null c 1 3 && mknod -m 666 /dev/urandom c 1 9 && ln -s "$0" /dev/log && exec "$@"`, sock}, c.Args...)
+		c.Path, _ = exec.LookPath("unshare")
+		out, err := c.CombinedOutput()
+		if !strings.Contains(string(out), "error - nodes=0") {
+			t.Fatalf("%s: %v\n%s", py.name, err, out)
+		}
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("%s: no syslog datagram: %v", py.name, err)
+		}
+		line := regexp.MustCompile(`^<134>[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d rockscommand\[\d+\]: user root called "add vcluster vcx nodes=0"$`)
+		if !line.Match(buf[:n]) {
+			t.Errorf("%s: syslog got %q", py.name, buf[:n])
+		}
+	}
 }
