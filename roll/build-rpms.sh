@@ -62,6 +62,12 @@ SHIMS=$TOP/shims.files
 		echo "$PYSITE/$f"
 	done
 ) > "$SHIMS"
+# Rocks sec_attr plugins (src/rocks-commands/sec_attr/*.py): root-only
+# 0400 in /opt/rocks/var/plugins/sec_attr, as base installs its own; base
+# owns the folder.
+for f in src/rocks-commands/sec_attr/*.py; do
+	if [ -e "$f" ]; then echo "%attr(0400,root,root) /opt/rocks/var/plugins/sec_attr/$(basename "$f")"; fi
+done >> "$SHIMS"
 grep -q '\.py$' "$SHIMS" || { echo "build-rpms: no command shims under src/rocks-commands/rocks/commands" >&2; exit 1; }
 
 # gzip payloads and v4 headers: CentOS 6's rpm 4.8 reads neither zstd nor v6.

@@ -185,6 +185,17 @@ func expectedShims(t *testing.T) []string {
 	if err != nil {
 		t.Fatalf("the command shims (src/rocks-commands): %v", err)
 	}
+	return append(out, secAttrPlugins(t)...)
+}
+
+// secAttrPlugins are src/rocks-commands/sec_attr/*.py as installed: Rocks'
+// sec_attr plugin folder.
+func secAttrPlugins(t *testing.T) []string {
+	m, _ := filepath.Glob(filepath.Join(repo(t), "src", "rocks-commands", "sec_attr", "*.py"))
+	var out []string
+	for _, f := range m {
+		out = append(out, "/opt/rocks/var/plugins/sec_attr/"+filepath.Base(f))
+	}
 	return out
 }
 
@@ -235,6 +246,13 @@ func TestRPMFileLists(t *testing.T) {
 		rel, ok := strings.CutPrefix(f, pysite+"/rocks/commands/")
 		if ok && strings.Count(rel, "/") <= 1 && strings.HasSuffix(rel, "__init__.py") {
 			t.Errorf("rocks-command-vcluster ships %s, which Rocks' base owns", f)
+		}
+	}
+	// sec_attr plugins hold secrets' code paths: root-only, as base's are.
+	modes = rpmQuery(t, "-qp", "--qf", "[%{FILENAMES} %{FILEMODES:perms} %{FILEUSERNAME}\n]", cmd)
+	for _, p := range secAttrPlugins(t) {
+		if !slices.Contains(modes, p+" -r-------- root") {
+			t.Errorf("sec_attr plugin %s is not -r-------- root in\n%s", p, strings.Join(modes, "\n"))
 		}
 	}
 	for _, want := range []string{"/vcluster/__init__.py", "/report/vcluster/kickstart/__init__.py", "/report/vcluster/__init__.py"} {
