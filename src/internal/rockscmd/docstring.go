@@ -320,28 +320,22 @@ func (s docSections) docbook(name, prompt string) string {
 	entry := func(term, text string) {
 		fmt.Fprintf(&b, "\t<varlistentry>\n\t<term>%s</term>\n\t<listitem>\n\t<para>\n%s\n\t</para>\n\t</listitem>\n\t</varlistentry>\n", term, esc(text))
 	}
-	if len(s.Args) > 0 {
-		b.WriteString("<variablelist><title>arguments</title>\n")
-		for _, a := range s.Args {
-			term := a.Name
+	terms := func(title string, as []docArg, term func(docArg) string) {
+		if len(as) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "<variablelist><title>%s</title>\n", title)
+		for _, a := range as {
+			t := term(a)
 			if a.Optional != 0 {
-				term = "<optional>" + term + "</optional>"
+				t = "<optional>" + t + "</optional>"
 			}
-			entry(term, a.Text)
+			entry(t, a.Text)
 		}
 		b.WriteString("</variablelist>\n")
 	}
-	if len(s.Params) > 0 {
-		b.WriteString("<variablelist><title>parameters</title>\n")
-		for _, a := range s.Params {
-			term := a.Name + "=<replaceable>" + a.Type + "</replaceable>"
-			if a.Optional != 0 {
-				term = "<optional>" + term + "</optional>"
-			}
-			entry(term, a.Text)
-		}
-		b.WriteString("</variablelist>\n")
-	}
+	terms("arguments", s.Args, func(a docArg) string { return a.Name })
+	terms("parameters", s.Params, func(a docArg) string { return a.Name + "=<replaceable>" + a.Type + "</replaceable>" })
 	if len(s.Examples) > 0 {
 		b.WriteString("<variablelist><title>examples</title>\n")
 		for _, e := range s.Examples {

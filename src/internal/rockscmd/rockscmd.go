@@ -317,15 +317,6 @@ func printHelp(stdout, stderr io.Writer, cmd *Command, format string) int {
 	return 0
 }
 
-// Help prints a command's help in Rocks' plain format.
-func Help(w io.Writer, c *Command) {
-	text, err := HelpText(c, "plain")
-	if err != nil {
-		text = err.Error() + "\n"
-	}
-	io.WriteString(w, text)
-}
-
 func placeholder(p Param) string {
 	return strings.ToUpper(strings.ReplaceAll(p.Name, "-", "_"))
 }
