@@ -115,11 +115,68 @@ type Graph struct {
 	} `xml:"order"`
 }
 
-// Graph nodes that Rocks' own rolls (base, kernel, xen) provide.
-var rocksNodes = map[string]bool{
-	"server": true, "client": true, "compute": true,
-	"vm-container-client": true, "database-data": true, "database": true,
-	"networking-server": true, "networking-client": true,
+// rocksGraph is what Rocks' own rolls define, read from
+// tests/fixtures/rocks-graph-nodes.txt (names extracted from
+// rocksclusters/base, kvm and xen at their release tags).
+type rocksGraph struct {
+	// tags of base's releases in the fixture, in file order of first use
+	baseTags []string
+	// defined[roll][name] holds the tags at which the roll has a node file
+	// NAME.xml or names NAME in a graph file
+	defined map[string]map[string]map[string]bool
+	// containerEdges are the hypervisor rolls' <edge from cond> to their
+	// container node ("client kvm", "client xen")
+	containerEdges map[string][]string
+}
+
+func loadRocksGraph(t *testing.T) *rocksGraph {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repo(t), "tests", "fixtures", "rocks-graph-nodes.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rocksGraph{defined: map[string]map[string]map[string]bool{}, containerEdges: map[string][]string{}}
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		roll, kind := f[0], f[1]
+		switch {
+		case (kind == "node" || kind == "graph") && len(f) >= 4:
+			if r.defined[roll] == nil {
+				r.defined[roll] = map[string]map[string]bool{}
+			}
+			if r.defined[roll][f[2]] == nil {
+				r.defined[roll][f[2]] = map[string]bool{}
+			}
+			for _, tag := range f[3:] {
+				r.defined[roll][f[2]][tag] = true
+				if roll == "base" && !contains(r.baseTags, tag) {
+					r.baseTags = append(r.baseTags, tag)
+				}
+			}
+		case kind == "client-edge" && len(f) >= 6:
+			r.containerEdges[roll] = append(r.containerEdges[roll], f[2]+" "+f[3])
+		default:
+			t.Fatalf("rocks-graph-nodes.txt:%d: cannot read %q", i+1, line)
+		}
+	}
+	if len(r.baseTags) < 4 || len(r.containerEdges) != 2 {
+		t.Fatalf("rocks-graph-nodes.txt: base tags %q, container edges %v", r.baseTags, r.containerEdges)
+	}
+	return r
+}
+
+// inBase reports whether every release of base defines name, so that a
+// graph naming it works on each supported release.
+func (r *rocksGraph) inBase(name string) bool {
+	for _, tag := range r.baseTags {
+		if !r.defined["base"][name][tag] {
+			return false
+		}
+	}
+	return true
 }
 
 func parseGraph(t *testing.T, b []byte) *Graph {
@@ -135,7 +192,7 @@ func parseGraph(t *testing.T, b []byte) *Graph {
 // exist: every node the graph names exists, every node file is reachable
 // from a Rocks appliance, and the database extension runs after Rocks'
 // database node.
-func checkGraph(g *Graph, nodeFiles map[string]bool) []string {
+func checkGraph(g *Graph, nodeFiles map[string]bool, rocks *rocksGraph) []string {
 	var bad []string
 	adj := map[string][]string{}
 	named := map[string]bool{}
@@ -168,8 +225,8 @@ func checkGraph(g *Graph, nodeFiles map[string]bool) []string {
 		}
 	}
 	for n := range named {
-		if !nodeFiles[n] && !rocksNodes[n] {
-			bad = append(bad, "graph names "+n+", which is neither a node file of this roll nor a Rocks node")
+		if !nodeFiles[n] && !rocks.inBase(n) {
+			bad = append(bad, "graph names "+n+", which is neither a node file of this roll nor a node of Rocks' base at every release")
 		}
 	}
 	seen := map[string]bool{}
@@ -183,7 +240,7 @@ func checkGraph(g *Graph, nodeFiles map[string]bool) []string {
 			walk(m)
 		}
 	}
-	for n := range rocksNodes {
+	for n := range rocks.defined["base"] {
 		walk(n)
 	}
 	for n := range nodeFiles {
@@ -231,8 +288,9 @@ func TestGraph(t *testing.T) {
 			t.Errorf("nodes/%s.xml is missing", want)
 		}
 	}
+	rocks := loadRocksGraph(t)
 	g := parseGraph(t, b)
-	for _, p := range checkGraph(g, nodes) {
+	for _, p := range checkGraph(g, nodes, rocks) {
 		t.Error(p)
 	}
 	// The guest node is only for hosts that `rocks add vcluster` made.
@@ -243,13 +301,51 @@ func TestGraph(t *testing.T) {
 			}
 		}
 	}
+	// A VM container reaches vcluster-container the way each hypervisor
+	// roll reaches its own container node.
+	for roll, edges := range rocks.containerEdges {
+		for _, fc := range edges {
+			if !hasEdge(g, fc, "vcluster-container") {
+				t.Errorf("no <edge from=%q cond=%q> to vcluster-container, as the %s roll has to its container node",
+					strings.Fields(fc)[0], strings.Fields(fc)[1], roll)
+			}
+		}
+	}
 
-	// The checker catches a dangling name and an unreachable node file.
+	// The checker catches a dangling name and an unreachable node file,
+	// and the appliance node of Rocks 5 that Rocks 6 and 7 do not have.
 	broken := parseGraph(t, []byte(`<graph><edge from="server"><to>vcluster-nosuch</to></edge></graph>`))
-	got := checkGraph(broken, map[string]bool{"vcluster-orphan": true})
+	got := checkGraph(broken, map[string]bool{"vcluster-orphan": true}, rocks)
 	if len(got) != 2 || !strings.Contains(strings.Join(got, "\n"), "vcluster-nosuch") || !strings.Contains(strings.Join(got, "\n"), "vcluster-orphan") {
 		t.Errorf("checkGraph on a broken graph = %q", got)
 	}
+	old := parseGraph(t, []byte(`<graph><edge from="vm-container-client"><to>vcluster-container</to></edge></graph>`))
+	if got := checkGraph(old, map[string]bool{"vcluster-container": true}, rocks); len(got) != 2 ||
+		!strings.Contains(got[0]+got[1], "graph names vm-container-client") {
+		t.Errorf("checkGraph accepts vm-container-client: %q", got)
+	}
+	if hasEdge(old, "client kvm", "vcluster-container") {
+		t.Error("hasEdge found an edge that is not there")
+	}
+}
+
+// hasEdge reports whether g has <edge from cond> (fromCond is "FROM COND")
+// leading to node to.
+func hasEdge(g *Graph, fromCond, to string) bool {
+	for _, e := range g.Edges {
+		if e.From+" "+e.Cond != fromCond {
+			continue
+		}
+		if e.To == to || contains(e.Tos, to) {
+			return true
+		}
+		for _, x := range e.Tos {
+			if strings.TrimSpace(x) == to {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Every package a node file installs is one the roll builds or one the
