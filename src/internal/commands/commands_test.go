@@ -99,7 +99,7 @@ func (e *env) sites() {
 // snapshot counts every table add vcluster writes.
 func (e *env) snapshot() string {
 	var b strings.Builder
-	for _, tb := range []string{"nodes", "networks", "vm_nodes", "vm_disks", "catindex", "attributes", "vc_clusters", "vc_overlays", "vc_vms"} {
+	for _, tb := range []string{"nodes", "networks", "vm_nodes", "vm_disks", "catindex", "attributes", "sec_node_attributes", "vc_clusters", "vc_overlays", "vc_vms"} {
 		fmt.Fprintf(&b, "%s=%d ", tb, e.count("SELECT COUNT(*) FROM "+tb))
 	}
 	return b.String()
@@ -153,8 +153,8 @@ func TestAddListRemove(t *testing.T) {
 			t.Errorf("site %s: %d guests, want %d", site, n, want)
 		}
 	}
-	if n := e.count("SELECT COUNT(*) FROM vc_vms v JOIN nodes n ON n.ID=v.Node JOIN memberships m ON m.ID=n.Membership WHERE m.Name='Hosted VM'"); n != 13 {
-		t.Fatalf("Hosted VM nodes: %d", n)
+	if n := e.count("SELECT COUNT(*) FROM vc_vms v JOIN nodes n ON n.ID=v.Node JOIN memberships m ON m.ID=n.Membership WHERE m.Name='VCluster Guest'"); n != 13 {
+		t.Fatalf("VCluster Guest nodes: %d", n)
 	}
 	if n := e.count("SELECT COUNT(*) FROM networks nw JOIN nodes n ON n.ID=nw.Node WHERE n.Name='vc1'"); n != 2 {
 		t.Fatalf("virtual frontend NICs: %d", n)
@@ -162,14 +162,17 @@ func TestAddListRemove(t *testing.T) {
 	if e.count("SELECT COUNT(*) FROM vm_nodes vn JOIN vm_disks d ON d.Vm_Node=vn.ID WHERE d.Size=36 AND vn.Mem=2048") != 14 {
 		t.Fatal("vm_nodes/vm_disks")
 	}
-	// Host attributes the kickstart reads; the key only as a shadow.
+	// Host attributes the kickstart reads; the key only as a secure attribute.
 	for _, a := range []string{"vcluster_name", "vcluster_community", "vcluster_supernode", "vcluster_protocol", "vcluster_ip", "vcluster_mac", "vcluster_mtu"} {
 		if n := e.count("SELECT COUNT(*) FROM vattributes WHERE category='host' AND attr=? AND value IS NOT NULL", a); n != 14 {
 			t.Errorf("%s on %d hosts", a, n)
 		}
 	}
-	if n := e.count("SELECT COUNT(*) FROM vattributes WHERE category='host' AND attr='vcluster_key' AND value IS NULL AND LENGTH(shadow)=64"); n != 14 {
-		t.Fatalf("shadow key on %d hosts", n)
+	if n := e.count("SELECT COUNT(*) FROM vattributes WHERE attr='vcluster_key'"); n != 0 {
+		t.Fatalf("key attribute on %d hosts", n)
+	}
+	if n := e.count("SELECT COUNT(*) FROM sec_node_attributes WHERE Attr='vcluster_key' AND LENGTH(Value)=64"); n != 14 {
+		t.Fatalf("secure key on %d hosts", n)
 	}
 	var ip, mac string
 	e.db.QueryRow("SELECT value FROM vattributes WHERE catindex='vm-vc1-0' AND attr='vcluster_ip'").Scan(&ip)
@@ -183,7 +186,7 @@ func TestAddListRemove(t *testing.T) {
 		t.Fatalf("list:\n%s", out)
 	}
 	var key string
-	e.db.QueryRow("SELECT KeyHex FROM vc_overlays").Scan(&key)
+	e.db.QueryRow("SELECT Value FROM sec_node_attributes WHERE Attr='vcluster_key' LIMIT 1").Scan(&key)
 	out = e.must("list", "vcluster", "host", "vc1")
 	if strings.Count(out, "\n") != 15 || !strings.Contains(out, "vm-vc1-12:") || !strings.Contains(out, mac) || strings.Contains(out, key) {
 		t.Fatalf("list host:\n%s", out)

@@ -109,7 +109,7 @@ func create(ctx context.Context, d *sql.DB, s Spec) (*Result, error) {
 		return nil, err
 	}
 	at := time.Now().UTC().Truncate(time.Second) // DATETIME: whole seconds
-	cid, err := writeCluster(ctx, tx, &s, res, inv.home.id, key, at)
+	cid, err := writeCluster(ctx, tx, &s, res, inv.home.id, at)
 	if err != nil {
 		return nil, err
 	}

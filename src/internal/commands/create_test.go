@@ -27,7 +27,7 @@ func TestPlan(t *testing.T) {
 		home: home, sites: map[string]*siteRow{"A": home},
 		macBase: alloc.DefaultMACBase, macMask: alloc.DefaultMACMask, usedMACs: []string{"02:5c:00:00:00:01"},
 		taken: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/24")},
-		rocks: rocksIDs{hostCat: 1, hostedVM: 2, frontendMem: 3, physFE: 4},
+		rocks: rocksIDs{hostCat: 1, guestMem: 2, frontendMem: 3, physFE: 4},
 	}
 	for i, h := range []string{"a0", "a1"} {
 		inv.live = append(inv.live, db.LiveContainer{ID: int64(10 + i), SiteID: 7, Node: int64(20 + i), Site: "A", Host: h})
@@ -102,7 +102,7 @@ func TestCreatePhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	if inv.home.name != "A" || len(inv.siteNames) != 3 || len(inv.live) != 13 || len(inv.cands) != 13 ||
-		inv.rocks.hostedVM == 0 || inv.rocks.frontendMem == 0 || inv.rocks.hostCat == 0 || inv.macBase == "" {
+		inv.rocks.guestMem == 0 || inv.rocks.frontendMem == 0 || inv.rocks.hostCat == 0 || inv.macBase == "" {
 		t.Fatalf("inventory: home %v, sites %v, %d containers, rocks %+v", inv.home, inv.siteNames, len(inv.live), inv.rocks)
 	}
 	if tx.n != 8 {
@@ -117,7 +117,7 @@ func TestCreatePhases(t *testing.T) {
 			t.Errorf("%s placed on site %s", g.Name, g.Site)
 		}
 	}
-	cid, err := writeCluster(ctx, tx, &s, res, inv.home.id, strings.Repeat("ab", 32), time.Now().UTC().Truncate(time.Second))
+	cid, err := writeCluster(ctx, tx, &s, res, inv.home.id, time.Now().UTC().Truncate(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,8 +125,10 @@ func TestCreatePhases(t *testing.T) {
 	if err := writeRocksHosts(ctx, tx, hostRows{spec: &s, res: res, ids: inv.rocks, key: strings.Repeat("ab", 32)}); err != nil {
 		t.Fatal(err)
 	}
-	if tx.n-n0 != 9 { // nodes, ids, networks, vm_nodes, catindex, vm_nodes ids, vm_disks, catindex ids, attributes
-		t.Errorf("Rocks host rows took %d statements, want 9", tx.n-n0)
+	// private subnet, its used IPs, nodes, ids, networks, vm_nodes, catindex,
+	// sec_node_attributes, vm_nodes ids, vm_disks, catindex ids, attributes
+	if tx.n-n0 != 12 {
+		t.Errorf("Rocks host rows took %d statements, want 12", tx.n-n0)
 	}
 	count := func(q string) int {
 		var n int
@@ -141,7 +143,8 @@ func TestCreatePhases(t *testing.T) {
 		"SELECT COUNT(*) FROM vm_nodes v JOIN nodes n ON n.ID = v.Node WHERE n.Name LIKE 'vm-vc1-%'":                                                       6,
 		"SELECT COUNT(*) FROM vm_disks d JOIN vm_nodes v ON v.ID = d.Vm_Node JOIN nodes n ON n.ID = v.Node WHERE n.Name = 'vc1' OR n.Name LIKE 'vm-vc1-%'": 7,
 		"SELECT COUNT(*) FROM attributes a JOIN catindex c ON c.ID = a.Catindex WHERE c.Name LIKE 'vm-vc1-%'":                                              6 * 8,
-		"SELECT COUNT(*) FROM attributes WHERE Attr = 'vcluster_key' AND Value IS NULL AND Shadow IS NOT NULL":                                             7,
+		"SELECT COUNT(*) FROM attributes WHERE Attr = 'vcluster_key'":                                                                                      0,
+		"SELECT COUNT(*) FROM sec_node_attributes WHERE Attr = 'vcluster_key' AND Value = REPEAT('ab', 32)":                                                7,
 	} {
 		if got := count(q); got != want {
 			t.Errorf("%s: %d, want %d", q, got, want)

@@ -38,7 +38,7 @@ type siteRow struct {
 // rocksIDs are the Rocks rows that guests' host rows refer to.
 type rocksIDs struct {
 	hostCat     int64 // categories 'host' (catindex, attributes)
-	hostedVM    int64 // membership of compute guests
+	guestMem    int64 // membership of compute guests (VCluster Guest)
 	frontendMem int64 // membership of a virtual frontend
 	physFE      int64 // the physical frontend's node: where a virtual frontend runs
 }
@@ -122,16 +122,16 @@ func (inv *inventory) readMACBase(ctx context.Context, tx *rt) error {
 func readRocksIDs(ctx context.Context, tx *rt) (rocksIDs, error) {
 	var ids rocksIDs
 	if err := tx.QueryRowContext(ctx, `SELECT (SELECT ID FROM categories WHERE Name = 'host'),
-		IFNULL((SELECT ID FROM memberships WHERE Name = 'Hosted VM'), 0),
+		IFNULL((SELECT ID FROM memberships WHERE Name = 'VCluster Guest'), 0),
 		IFNULL((SELECT ID FROM memberships WHERE Name = 'Frontend'), 0),
 		IFNULL((SELECT MIN(n.ID) FROM nodes n JOIN memberships m ON m.ID = n.Membership
 			WHERE m.Name = 'Frontend' AND n.ID NOT IN (SELECT Node FROM vm_nodes)), 0)`).
-		Scan(&ids.hostCat, &ids.hostedVM, &ids.frontendMem, &ids.physFE); err != nil {
+		Scan(&ids.hostCat, &ids.guestMem, &ids.frontendMem, &ids.physFE); err != nil {
 		// %w: a lock wait or deadlock stays one (db.IsDeadlock retries).
 		return ids, fmt.Errorf("the Rocks tables look incomplete: %w", err)
 	}
-	if ids.hostedVM == 0 || ids.frontendMem == 0 {
-		return ids, errors.New("the Rocks memberships 'Hosted VM' and 'Frontend' are missing (is the xen roll installed?)")
+	if ids.guestMem == 0 || ids.frontendMem == 0 {
+		return ids, errors.New("the Rocks memberships 'VCluster Guest' (vcluster schema 4) and 'Frontend' are missing")
 	}
 	return ids, nil
 }

@@ -14,8 +14,9 @@ func init() {
 	rockscmd.Register(&rockscmd.Command{
 		Verb: "remove", Noun: []string{"vcluster"},
 		Description: `Remove a virtual cluster from the database: its guests' Rocks nodes
-(nodes, networks, vm_nodes, vm_disks, host attributes), its overlay and its
-vc_* rows, in one transaction. It does not touch running machines.`,
+(nodes, networks, vm_nodes, vm_disks, host attributes, the overlay key in
+sec_node_attributes), its overlay and its vc_* rows, in one transaction.
+It does not touch running machines.`,
 		Args:     []rockscmd.Arg{{Name: "NAME", Doc: "The virtual cluster."}},
 		Examples: []rockscmd.Example{{Cmd: "remove vcluster vc1"}},
 		Run: func(c *rockscmd.Context) error {
@@ -69,6 +70,7 @@ func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
 		`DELETE dk FROM vm_disks dk JOIN vm_nodes vn ON vn.ID = dk.Vm_Node JOIN vc_vms v ON v.Node = vn.Node WHERE v.Cluster = ?`,
 		`DELETE vn FROM vm_nodes vn JOIN vc_vms v ON v.Node = vn.Node WHERE v.Cluster = ?`,
 		`DELETE nw FROM networks nw JOIN vc_vms v ON v.Node = nw.Node WHERE v.Cluster = ?`,
+		`DELETE s FROM sec_node_attributes s JOIN vc_vms v ON v.Node = s.Node WHERE v.Cluster = ? AND s.Attr = 'vcluster_key'`,
 		`DELETE n FROM nodes n JOIN vc_vms v ON v.Node = n.ID WHERE v.Cluster = ?`,
 		`DELETE FROM vc_clusters WHERE ID = ?`, // cascades to vc_vms, vc_overlays
 	} {

@@ -21,9 +21,10 @@ var guestNodeFiles = []string{
 func init() {
 	rockscmd.Register(&rockscmd.Command{
 		Verb: "report", Noun: []string{"vcluster", "kickstart"},
-		Description: "Print the post script that a guest's kickstart runs for vcluster: the vcluster-guest node " +
-			"file rendered with the guest's host attributes, as Rocks renders it. The script holds the overlay's " +
-			"key (it writes /etc/vcluster/edge.key): keep its output private.",
+		Description: "Print the post script that configures a guest for vcluster: the vcluster-guest node " +
+			"file rendered with the guest's host attributes, as Rocks renders it, followed by what " +
+			"`rocks sync host sec_attr GUEST` delivers: the overlay key (the secure attribute vcluster_key), " +
+			"written to /etc/vcluster/edge.key. Root only; keep its output private.",
 		Args: []rockscmd.Arg{{Name: "GUEST", Doc: "A guest that `rocks add vcluster` created (a Rocks host name)."}},
 		Params: []rockscmd.Param{{Name: "nodefile", Default: "",
 			Doc: "The node file to render; by default the distribution's, else " + guestNodeFiles[1] + "."}},
@@ -31,7 +32,7 @@ func init() {
 			{Cmd: "report vcluster kickstart vm-vc1-0", Doc: "The post script of guest vm-vc1-0."},
 			{Cmd: "report vcluster kickstart vm-vc1-0 | ssh vm-vc1-0 bash", Doc: "Reconfigure a running guest's edge."},
 		},
-		// It reads only Rocks' own tables (nodes, attributes).
+		// It reads only Rocks' own tables (nodes, attributes, sec_node_attributes).
 		NoSchemaCheck: true,
 		Run:           reportKickstart,
 	})
@@ -65,6 +66,11 @@ func reportKickstart(c *rockscmd.Context) error {
 	if attrs["vcluster_name"] == "" {
 		return fmt.Errorf("host %q is not a vcluster guest (it has no vcluster_name attribute)", host)
 	}
+	key, err := secureKey(c, d, host)
+	if err != nil {
+		return err
+	}
+	attrs[kickstart.KeyAttr] = key
 	if err := kickstart.ValidateGuest(attrs); err != nil {
 		return fmt.Errorf("host %s: %v", host, err)
 	}
@@ -76,13 +82,30 @@ func reportKickstart(c *rockscmd.Context) error {
 		}
 		return fmt.Errorf("%s: %v", path, err)
 	}
-	s, err := kickstart.Script(fmt.Sprintf("vcluster post script of %s (virtual cluster %s),\nrendered from %s. Packages: %s.",
-		host, attrs["vcluster_name"], path, strings.Join(n.Packages, " ")), n)
+	k, err := kickstart.GuestKey(attrs)
+	if err != nil {
+		return err
+	}
+	s, err := kickstart.Script(fmt.Sprintf("vcluster post script of %s (virtual cluster %s),\nrendered from %s, then its secure attribute %s. Packages: %s.",
+		host, attrs["vcluster_name"], path, kickstart.KeyAttr, strings.Join(n.Packages, " ")), n, k)
 	if err != nil {
 		return err
 	}
 	_, err = fmt.Fprint(c.Out, s)
 	return err
+}
+
+// secureKey reads the guest's overlay key. Only root reads it: the
+// sec_*_attributes tables are the ones rocks-db-perms grants to no one.
+func secureKey(c *rockscmd.Context, d *sql.DB, host string) (string, error) {
+	var key sql.NullString
+	err := d.QueryRowContext(c.Ctx, `SELECT s.Value FROM sec_node_attributes s
+		JOIN nodes n ON n.ID = s.Node WHERE n.Name = ? AND s.Attr = ?`, host, kickstart.KeyAttr).Scan(&key)
+	if err == sql.ErrNoRows || err == nil && !key.Valid {
+		return "", fmt.Errorf("host %s has no secure attribute %s (set it with rocks set host sec_attr %s attr=%s value=HEX crypted=true)",
+			host, kickstart.KeyAttr, host, kickstart.KeyAttr)
+	}
+	return key.String, err
 }
 
 // hostAttrs resolves a host's attributes as Rocks does: global, then os,

@@ -3,7 +3,10 @@ package commands
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
 
 	"github.com/rocksclusters/vcluster/src/internal/db"
@@ -15,24 +18,40 @@ type hostRows struct {
 	spec *Spec
 	res  *Result // planned guests; writeRocksHosts sets each one's node
 	ids  rocksIDs
-	key  string // the overlay key (hex), a shadow attribute
+	key  string // the overlay key (hex): a secure attribute, never in attributes
 }
 
-// writeRocksHosts makes each guest a Rocks host: its nodes row
-// (membership Hosted VM, or Frontend for a virtual frontend), networks
-// (eth0 private MAC and overlay IP; eth1 public MAC of a virtual frontend),
-// vm_nodes (the physical node it runs on), vm_disks, its host catindex
-// and its host attributes: vcluster_name, _community, _supernode,
-// _protocol, _ip, _mac, _mtu and the shadow vcluster_key. Every table is
-// written in batches (db.Batch), so the round trips barely grow with the
-// number of guests. It sets res.Guests[i].node.
+// Guests' rows have the shape the kvm roll's `rocks add host vm` gives a
+// VM of a membership other than Hosted VM (docs/roll.md), so that Rocks'
+// own host commands work on them: `rocks list host interface|xml` need
+// eth0 on the private subnet with an IP, kickstart.cgi finds a host by it.
+const (
+	guestVirtType = "hvm" // guests boot from the network first, as kvm's default
+	guestDiskDir  = "/state/partition1/kvm/disks"
+	guestDiskDev  = "vda"
+)
+
+// writeRocksHosts makes each guest a Rocks host: its nodes row (membership
+// VCluster Guest, or Frontend for a virtual frontend), networks (eth0: its
+// MAC and the next free address of Rocks' private subnet, counted down as
+// `rocks report nextip` does; eth1: a virtual frontend's public MAC),
+// vm_nodes (the physical node it runs on), vm_disks, its host catindex,
+// its host attributes (os, and vcluster_name, _community, _supernode,
+// _protocol, _ip, _mac, _mtu) and its overlay key as the secure attribute
+// vcluster_key (sec_node_attributes, which rocks-db-perms grants to no
+// one). Every table is written in batches (db.Batch), so the round trips
+// barely grow with the number of guests. It sets res.Guests[i].node.
 func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 	s, guests := h.spec, h.res.Guests
+	private, addrs, err := privateAddrs(ctx, tx, len(guests))
+	if err != nil {
+		return err
+	}
 	names := make([]string, len(guests))
 	nodes := &db.Batch{Exec: tx, Head: "INSERT INTO nodes (Name, Membership, CPUs, Rack, Rank, Arch, OS) VALUES ", Tuple: "(?,?,?,?,?,?,'linux')"}
 	for i, g := range guests {
 		names[i] = g.Name
-		mem := h.ids.hostedVM
+		mem := h.ids.guestMem
 		if g.Role == "frontend" {
 			mem = h.ids.frontendMem
 		}
@@ -54,15 +73,16 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 		}
 	}
 
-	nets := &db.Batch{Exec: tx, Head: "INSERT INTO networks (Node, MAC, IP, Name, Device) VALUES ", Tuple: "(?,?,?,?,?)"}
-	vmn := &db.Batch{Exec: tx, Head: "INSERT INTO vm_nodes (PhysNode, Node, Mem, Slice, Virt_Type) VALUES ", Tuple: "(?,?,?,0,'para')"}
+	nets := &db.Batch{Exec: tx, Head: "INSERT INTO networks (Node, MAC, IP, Name, Device, Subnet) VALUES ", Tuple: "(?,?,?,?,?,?)"}
+	vmn := &db.Batch{Exec: tx, Head: "INSERT INTO vm_nodes (PhysNode, Node, Mem, Slice, Virt_Type) VALUES ", Tuple: "(?,?,?,0,'" + guestVirtType + "')"}
 	cat := &db.Batch{Exec: tx, Head: "INSERT INTO catindex (Name, Category) VALUES ", Tuple: "(?,?)"}
-	for _, g := range guests {
-		if err := nets.Add(ctx, g.node, g.MAC, g.IP.String(), g.Name, "eth0"); err != nil {
+	sec := &db.Batch{Exec: tx, Head: "INSERT INTO sec_node_attributes (Node, Attr, Value, Enc) VALUES ", Tuple: "(?,'vcluster_key',?,NULL)"}
+	for i, g := range guests {
+		if err := nets.Add(ctx, g.node, g.MAC, addrs[i], g.Name, "eth0", private); err != nil {
 			return clash(err)
 		}
 		if g.PublicMAC != "" {
-			if err := nets.Add(ctx, g.node, g.PublicMAC, nil, g.Name, "eth1"); err != nil {
+			if err := nets.Add(ctx, g.node, g.PublicMAC, nil, g.Name, "eth1", nil); err != nil {
 				return clash(err)
 			}
 		}
@@ -72,8 +92,11 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 		if err := cat.Add(ctx, g.Name, h.ids.hostCat); err != nil {
 			return clash(err)
 		}
+		if err := sec.Add(ctx, g.node, h.key); err != nil {
+			return clash(err)
+		}
 	}
-	for _, b := range []*db.Batch{nets, vmn, cat} {
+	for _, b := range []*db.Batch{nets, vmn, cat, sec} {
 		if err := b.Flush(ctx); err != nil {
 			return clash(err)
 		}
@@ -89,9 +112,9 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 		return err
 	}
 	disks := &db.Batch{Exec: tx, Head: "INSERT INTO vm_disks (Vm_Node, VBD_Type, Prefix, Name, Device, Mode, Size) VALUES ",
-		Tuple: "(?,'file','/state/partition1/xen/disks',?,'xvda','w',?)"}
+		Tuple: "(?,'file','" + guestDiskDir + "',?,'" + guestDiskDev + "','virtio',?)"}
 	for i, g := range guests {
-		if err := disks.Add(ctx, vmIDs[nodeIDs[i]], g.Name+".xvda", s.Disk); err != nil {
+		if err := disks.Add(ctx, vmIDs[nodeIDs[i]], g.Name+"."+guestDiskDev, s.Disk); err != nil {
 			return err
 		}
 	}
@@ -102,11 +125,12 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 	if err != nil {
 		return err
 	}
-	attrs := &db.Batch{Exec: tx, Head: "INSERT INTO attributes (Attr, Value, Shadow, Category, Catindex) VALUES ", Tuple: "(?,?,?,?,?)"}
+	attrs := &db.Batch{Exec: tx, Head: "INSERT INTO attributes (Attr, Value, Category, Catindex) VALUES ", Tuple: "(?,?,?,?)"}
 	bits := h.res.Subnet.Bits()
 	for _, g := range guests {
 		ci := catIDs[g.Name]
 		for _, kv := range [...][2]string{
+			{"os", "linux"}, // as `rocks add host` sets it
 			{"vcluster_name", s.Name},
 			{"vcluster_community", h.res.Community},
 			{"vcluster_supernode", h.res.Supernode},
@@ -115,16 +139,72 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 			{"vcluster_mac", g.MAC},
 			{"vcluster_mtu", strconv.Itoa(s.MTU)},
 		} {
-			if err := attrs.Add(ctx, kv[0], kv[1], nil, h.ids.hostCat, ci); err != nil {
+			if err := attrs.Add(ctx, kv[0], kv[1], h.ids.hostCat, ci); err != nil {
 				return err
 			}
 		}
-		// The key is a shadow attribute: Rocks never prints it.
-		if err := attrs.Add(ctx, "vcluster_key", nil, h.key, h.ids.hostCat, ci); err != nil {
-			return err
-		}
 	}
 	return attrs.Flush(ctx)
+}
+
+// privateAddrs returns the id of Rocks' private subnet and n free
+// addresses in it, the highest first, as `rocks report nextip private`
+// hands them out (counting down from the broadcast address and skipping
+// those in use).
+func privateAddrs(ctx context.Context, tx *rt, n int) (int64, []string, error) {
+	var id int64
+	var subnet, mask string
+	err := tx.QueryRowContext(ctx, "SELECT ID, subnet, netmask FROM subnets WHERE name = 'private'").Scan(&id, &subnet, &mask)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, errors.New("the Rocks subnet 'private' is missing")
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	p, err := maskedPrefix(subnet, mask)
+	if err != nil {
+		return 0, nil, fmt.Errorf("the Rocks subnet 'private' (%s/%s): %v", subnet, mask, err)
+	}
+	used, err := db.Column[string](tx.QueryContext(ctx, "SELECT IP FROM networks WHERE Subnet = ? AND IP IS NOT NULL", id))
+	if err != nil {
+		return 0, nil, err
+	}
+	taken := make(map[string]bool, len(used))
+	for _, u := range used {
+		taken[u] = true
+	}
+	out := make([]string, 0, n)
+	for a := lastHost(p); len(out) < n && p.Contains(a) && a != p.Addr(); a = a.Prev() {
+		if !taken[a.String()] {
+			out = append(out, a.String())
+		}
+	}
+	if len(out) < n {
+		return 0, nil, fmt.Errorf("the Rocks subnet 'private' (%s) has %d free addresses, the guests need %d", p, len(out), n)
+	}
+	return id, out, nil
+}
+
+// maskedPrefix reads Rocks' subnet and dotted netmask columns.
+func maskedPrefix(subnet, mask string) (netip.Prefix, error) {
+	a, err := netip.ParseAddr(subnet)
+	if err != nil || !a.Is4() {
+		return netip.Prefix{}, errors.New("not an IPv4 subnet")
+	}
+	m := net.IPMask(net.ParseIP(mask).To4())
+	bits, total := m.Size()
+	if m == nil || total != 32 {
+		return netip.Prefix{}, errors.New("not a contiguous netmask")
+	}
+	return a.Prefix(bits)
+}
+
+// lastHost is the address below p's broadcast address.
+func lastHost(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := ^uint32(0) >> p.Bits()
+	v := (uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}).Prev()
 }
 
 // idsByName maps names to IDs, q's "ID, Name" rows for the names, with

@@ -9,8 +9,9 @@ import (
 )
 
 // writeCluster writes the cluster's vc_clusters and vc_overlays rows and
-// returns its id.
-func writeCluster(ctx context.Context, tx *rt, s *Spec, res *Result, home int64, key string, at time.Time) (int64, error) {
+// returns its id. The overlay key is not among them: each guest holds it
+// as a secure attribute (writeRocksHosts).
+func writeCluster(ctx context.Context, tx *rt, s *Spec, res *Result, home int64, at time.Time) (int64, error) {
 	r, err := tx.ExecContext(ctx, "INSERT INTO vc_clusters (Name, Site, Policy, Created) VALUES (?, ?, ?, ?)",
 		s.Name, home, s.Policy.String(), at)
 	if err != nil {
@@ -23,8 +24,8 @@ func writeCluster(ctx context.Context, tx *rt, s *Spec, res *Result, home int64,
 	if err != nil {
 		return 0, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO vc_overlays (Cluster, Community, KeyHex, Supernodes, Subnet, Protocol, MTU)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, cid, res.Community, key, res.Supernode, res.Subnet.String(), s.Protocol, s.MTU); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO vc_overlays (Cluster, Community, Supernodes, Subnet, Protocol, MTU)
+		VALUES (?, ?, ?, ?, ?, ?)`, cid, res.Community, res.Supernode, res.Subnet.String(), s.Protocol, s.MTU); err != nil {
 		if db.IsDuplicate(err) {
 			return 0, fmt.Errorf("N2N community %q is already used by another virtual cluster", res.Community)
 		}

@@ -50,7 +50,14 @@ func TestGuestNodeRenders(t *testing.T) {
 	if len(n.Packages) != 1 || n.Packages[0] != "vcluster-edge" {
 		t.Fatalf("packages = %q, want [vcluster-edge]", n.Packages)
 	}
-	s, err := Script("test", n)
+	if s, _ := Script("test", n); strings.Contains(s, sampleKey) || strings.Contains(s, "edge.key <<") {
+		t.Errorf("the node file writes the key; Rocks renders no secure attribute:\n%s", s)
+	}
+	k, err := GuestKey(attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Script("test", n, k)
 	if err != nil {
 		t.Fatal(err)
 	}

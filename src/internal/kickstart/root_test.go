@@ -69,7 +69,9 @@ func renderGuest(t *testing.T, attrs map[string]string) string {
 	}
 	n, err := Parse(guestXML(t), Options{Name: GuestNode, Attrs: attrs})
 	must(t, err)
-	s, err := Script("guest "+attrs["vcluster_ip"], n)
+	k, err := GuestKey(attrs) // what rocks sync host sec_attr delivers
+	must(t, err)
+	s, err := Script("guest "+attrs["vcluster_ip"], n, k)
 	must(t, err)
 	return s
 }

@@ -9,8 +9,9 @@ RollName = "vcluster"
 class Command(vcluster_exec.Command):
 	"""
 	Remove a virtual cluster from the database: its guests' Rocks nodes
-	(nodes, networks, vm_nodes, vm_disks, host attributes), its overlay and
-	its vc_* rows, in one transaction. It does not touch running machines.
+	(nodes, networks, vm_nodes, vm_disks, host attributes, the overlay key
+	in sec_node_attributes), its overlay and its vc_* rows, in one
+	transaction. It does not touch running machines.
 
 	<arg type='string' name='NAME' optional='0'>
 	The virtual cluster.

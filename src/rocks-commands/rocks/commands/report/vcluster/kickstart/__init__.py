@@ -8,10 +8,11 @@ RollName = "vcluster"
 
 class Command(vcluster_exec.Command):
 	"""
-	Print the post script that a guest's kickstart runs for vcluster: the
+	Print the post script that configures a guest for vcluster: the
 	vcluster-guest node file rendered with the guest's host attributes, as
-	Rocks renders it. The script holds the overlay's key (it writes
-	/etc/vcluster/edge.key): keep its output private.
+	Rocks renders it, followed by what `rocks sync host sec_attr GUEST`
+	delivers: the overlay key (the secure attribute vcluster_key), written
+	to /etc/vcluster/edge.key. Root only; keep its output private.
 
 	<arg type='string' name='GUEST' optional='0'>
 	A guest that `rocks add vcluster` created (a Rocks host name).

@@ -1,0 +1,89 @@
+package commands
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
+)
+
+func init() {
+	rockscmd.Register(&rockscmd.Command{
+		Verb: "remove", Noun: []string{"vcluster", "host"},
+		Description: `Forget what vcluster keeps of a host that Rocks is removing: a guest's
+vc_vms row and its overlay key (the secure attribute vcluster_key), its
+cluster's virtual frontend reference, a VM container's link to the Rocks
+node. Its recorded copies stay, so the next rocks sync vcluster destroys
+the copy that still runs. Rocks' own rows are left to rocks remove host.
+For internal use: rocks remove host HOST runs it (through the plugin
+plugin_vcluster.py) before Rocks removes the host; use that, not this.
+A host vcluster does not know is no error.`,
+		Args:     []rockscmd.Arg{{Name: "HOST", Doc: "A Rocks host name."}},
+		Examples: []rockscmd.Example{{Cmd: "remove host vm-vc1-3", Doc: "Remove a guest from Rocks and from its virtual cluster (runs this command)."}},
+		Run: func(c *rockscmd.Context) error {
+			host := c.Args[0]
+			if err := alloc.ValidHost("host", host); err != nil {
+				return err
+			}
+			d, err := c.DB()
+			if err != nil {
+				return err
+			}
+			n, err := RemoveHost(c.Ctx, d, host)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				fmt.Fprintf(c.Out, "removed %s from its virtual cluster\n", host)
+			}
+			return nil
+		},
+	})
+}
+
+// RemoveHost deletes vcluster's own rows of a Rocks host in one
+// transaction and returns how many guests it removed (0 or 1). It touches
+// none of Rocks' tables but the guest's vcluster_key secure attribute,
+// which no base plugin of rocks remove host deletes.
+func RemoveHost(ctx context.Context, d *sql.DB, host string) (int, error) {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT ID FROM vc_lock WHERE ID = 1 FOR UPDATE"); err != nil {
+		return 0, err
+	}
+	var node int64
+	err = tx.QueryRowContext(ctx, "SELECT ID FROM nodes WHERE Name = ?", host).Scan(&node)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = tx.QueryRowContext(ctx, "SELECT Node FROM vc_vms WHERE Name = ?", host).Scan(&node)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, q := range []string{
+		"DELETE FROM sec_node_attributes WHERE Node = ? AND Attr = 'vcluster_key'",
+		"UPDATE vc_clusters SET Frontend = NULL WHERE Frontend = ?",
+		"UPDATE vc_containers SET Node = NULL WHERE Node = ?",
+	} {
+		if _, err := tx.ExecContext(ctx, q, node); err != nil {
+			return 0, err
+		}
+	}
+	r, err := tx.ExecContext(ctx, "DELETE FROM vc_vms WHERE Node = ?", node)
+	if err != nil {
+		return 0, err
+	}
+	n, err := r.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return int(n), tx.Commit()
+}
