@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -61,37 +62,92 @@ func schemaDump(t *testing.T, db *sql.DB) string {
 	return b.String()
 }
 
+// sqlModes: MySQL 5.1's default (none), 5.6's compiled default, and the
+// strict mode 5.6's sample my.cnf sets. Rocks' my.cnf sets none.
+var sqlModes = []string{"", "NO_ENGINE_SUBSTITUTION", "STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION"}
+
+// TestMigrateIdempotent migrates a fresh database under each sql_mode, on
+// one session as Migrate does, with 5.1's implicit TIMESTAMP defaults.
 func TestMigrateIdempotent(t *testing.T) {
+	for _, mode := range sqlModes {
+		t.Run("sql_mode="+mode, func(t *testing.T) { migrateUnder(t, mode) })
+	}
+}
+
+func migrateUnder(t *testing.T, mode string) {
 	db := open(t, mariadb.NewDatabase(t))
 	ctx := context.Background()
 	if err := CheckSchema(ctx, db); err == nil || !strings.Contains(err.Error(), "rocks-vcluster migrate") {
 		t.Fatalf("fresh database: CheckSchema = %v, want advice to migrate", err)
 	}
-	applied, err := Migrate(ctx, db)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET SESSION sql_mode = ?", mode); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION explicit_defaults_for_timestamp = 0"); err != nil {
+		t.Fatal(err)
+	}
+	applied, err := migrate(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(applied) != len(Migrations()) {
 		t.Fatalf("applied %v", applied)
 	}
-	if err := CheckSchema(ctx, db); err != nil {
-		t.Fatal(err)
+	if v, err := Version(ctx, conn); err != nil || v != Latest() {
+		t.Fatalf("version %d, %v; want %d", v, err, Latest())
 	}
 	before := schemaDump(t, db)
-	again, err := Migrate(ctx, db)
+	again, err := migrate(ctx, conn)
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second migrate: applied %v, err %v", again, err)
 	}
 	// Every statement itself is idempotent too (the node file may run after).
 	for _, m := range Migrations() {
 		for _, st := range Statements(m.SQL) {
-			if _, err := db.Exec(st); err != nil {
+			if _, err := conn.ExecContext(ctx, st); err != nil {
 				t.Fatalf("re-running %q: %v", st, err)
 			}
 		}
 	}
 	if after := schemaDump(t, db); after != before {
 		t.Fatalf("schema changed on re-run:\n%s\n---\n%s", before, after)
+	}
+}
+
+// TestMigrateFromVersion2 is a frontend that the MariaDB-only ALTER of the
+// old migration 0003 left at version 2: Migrate brings it to Latest and
+// adds vc_sites.CAFile, keeping the rows.
+func TestMigrateFromVersion2(t *testing.T) {
+	db := open(t, mariadb.NewDatabase(t))
+	ctx := context.Background()
+	for _, m := range Migrations()[:2] {
+		for _, st := range Statements(m.SQL) {
+			if _, err := db.ExecContext(ctx, st); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := db.Exec("INSERT INTO vc_sites (Name, Frontend, KeyFile) VALUES ('a', 'fe', '/k')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckSchema(ctx, db); err == nil || !strings.Contains(err.Error(), "at version 2") {
+		t.Fatalf("CheckSchema = %v", err)
+	}
+	applied, err := Migrate(ctx, db)
+	if err != nil || len(applied) == 0 || applied[0] != 3 {
+		t.Fatalf("applied %v, %v", applied, err)
+	}
+	var key, ca string
+	if err := db.QueryRow("SELECT KeyFile, CAFile FROM vc_sites WHERE Name = 'a'").Scan(&key, &ca); err != nil || key != "/k" || ca != "" {
+		t.Fatalf("site after migration: %q %q %v", key, ca, err)
+	}
+	if err := CheckSchema(ctx, db); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -133,8 +189,10 @@ func TestNodeFile(t *testing.T) {
 	}
 	var doc struct {
 		Post struct {
-			File struct {
+			Script string `xml:",chardata"`
+			Files  []struct {
 				Name string `xml:"name,attr"`
+				RCS  string `xml:"rcs,attr"`
 				Text string `xml:",chardata"`
 			} `xml:"file"`
 		} `xml:"post"`
@@ -142,20 +200,84 @@ func TestNodeFile(t *testing.T) {
 	if err := xml.Unmarshal(got, &doc); err != nil {
 		t.Fatalf("node file is not well-formed XML: %v", err)
 	}
+	files := doc.Post.Files
+	if len(files) != 1 || files[0].Name != "/tmp/vcluster-db.sql" {
+		t.Fatalf("files %+v", files)
+	}
+	for _, f := range files {
+		if f.RCS != "false" {
+			t.Errorf("<file name=%q> lacks rcs=\"false\": Rocks keeps an RCS copy of it", f.Name)
+		}
+	}
 	binaries.Require(t, "mariadb")
 	dsn := mariadb.NewDatabase(t)
-	c, _ := mysql.ParseDSN(dsn)
-	host, port, _ := strings.Cut(c.Addr, ":")
-	for i := 0; i < 2; i++ {
-		cmd := exec.Command("mariadb", "--no-defaults", "-uroot", "-h", host, "-P", port, c.DBName)
-		cmd.Stdin = strings.NewReader(doc.Post.File.Text)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("run %d of the node file SQL: %v\n%s", i+1, err, out)
-		}
+	// Each release's client layout; the SQL runs once per layout with a
+	// client, so it also runs three times over.
+	layouts := []struct {
+		name    string
+		clients []string
+		want    string
+	}{
+		{"Rocks 6.2 and 7", []string{"/opt/rocks/mysql/bin/mysql"}, "/opt/rocks/mysql/bin/mysql"},
+		{"Rocks 6.0 and 6.1", []string{"/opt/rocks/bin/mysql"}, "/opt/rocks/bin/mysql"},
+		{"both", []string{"/opt/rocks/bin/mysql", "/opt/rocks/mysql/bin/mysql"}, "/opt/rocks/mysql/bin/mysql"},
+		{"no client", nil, ""},
+	}
+	for _, l := range layouts {
+		t.Run(l.name, func(t *testing.T) {
+			used, out := runPost(t, doc.Post.Script, files[0].Text, l.clients, dsn)
+			if used != l.want {
+				t.Fatalf("client %q, want %q\n%s", used, l.want, out)
+			}
+			if l.want == "" && !strings.Contains(out, "no mysql client") {
+				t.Fatalf("no client and no message: %s", out)
+			}
+		})
 	}
 	if err := CheckSchema(context.Background(), open(t, dsn)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// runPost runs the node file's <post> script with bash in a private root:
+// the given client paths exist there as scripts that log how they were
+// called and pass the SQL to the test server's mariadb client. Rocks
+// 6.0-6.1's RCS copy of the SQL file is there too. It returns the client
+// the script ran (as the path on a frontend) and the script's output.
+func runPost(t *testing.T, script, sqlText string, clients []string, dsn string) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	c, _ := mysql.ParseDSN(dsn)
+	host, port, _ := strings.Cut(c.Addr, ":")
+	log := filepath.Join(dir, "client.log")
+	for _, cl := range clients {
+		p := filepath.Join(dir, cl)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		fake := fmt.Sprintf("#!/bin/sh\necho \"$0 $*\" >> %s\nexec mariadb --no-defaults -uroot -h %s -P %s %s\n", log, host, port, c.DBName)
+		if err := os.WriteFile(p, []byte(fake), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "vcluster-db.sql"), []byte(sqlText), 0o600)
+	os.Mkdir(filepath.Join(dir, "RCS"), 0o700)
+	os.WriteFile(filepath.Join(dir, "RCS", "vcluster-db.sql,v"), []byte(sqlText), 0o600)
+	s := strings.NewReplacer("/opt/rocks/", "@ROOT@/opt/rocks/", "/tmp/", "@ROOT@/").Replace(script)
+	s = strings.ReplaceAll(s, "@ROOT@", dir)
+	out, err := exec.Command("bash", "-c", s).CombinedOutput()
+	if err != nil && len(clients) > 0 {
+		t.Fatalf("post: %v\n%s", err, out)
+	}
+	for _, gone := range []string{"vcluster-db.sql", "RCS"} {
+		if _, err := os.Stat(filepath.Join(dir, gone)); err == nil {
+			t.Errorf("%s left behind", gone)
+		}
+	}
+	logged, _ := os.ReadFile(log)
+	used, args, _ := strings.Cut(strings.TrimSpace(string(logged)), " ")
+	if used != "" && args != "--defaults-extra-file=/root/.rocks.my.cnf --user=root cluster" {
+		t.Errorf("client arguments %q", args)
+	}
+	return strings.TrimPrefix(used, dir), string(out)
 }
 
 func TestResolveDSN(t *testing.T) {

@@ -94,8 +94,19 @@ func Version(ctx context.Context, q interface {
 
 // Migrate applies every migration newer than the database's version and
 // returns the versions it applied. Running it again applies nothing.
+// Every statement runs on one connection: a migration may carry a value
+// from one statement to the next in a session variable (0003 does).
 func Migrate(ctx context.Context, db *sql.DB) ([]int, error) {
-	cur, err := Version(ctx, db)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading schema version: %w", err)
+	}
+	defer conn.Close()
+	return migrate(ctx, conn)
+}
+
+func migrate(ctx context.Context, conn *sql.Conn) ([]int, error) {
+	cur, err := Version(ctx, conn)
 	if err != nil {
 		return nil, fmt.Errorf("reading schema version: %w", err)
 	}
@@ -105,7 +116,7 @@ func Migrate(ctx context.Context, db *sql.DB) ([]int, error) {
 			continue
 		}
 		for _, st := range Statements(m.SQL) {
-			if _, err := db.ExecContext(ctx, st); err != nil {
+			if _, err := conn.ExecContext(ctx, st); err != nil {
 				return applied, fmt.Errorf("migration %04d_%s: %w", m.Version, m.Name, err)
 			}
 		}

@@ -30,25 +30,40 @@ edit. Every statement is idempotent, so running this again (or after
 
 <post>
 
-<file name="/tmp/vcluster-db.sql" perms="0600">
+<file name="/tmp/vcluster-db.sql" perms="0600" rcs="false">
 `)
 	for _, m := range Migrations() {
 		fmt.Fprintf(&b, "-- migration %04d_%s\n", m.Version, m.Name)
 		b.WriteString(xmlEscape(strings.TrimSpace(m.SQL)))
 		b.WriteString("\n\n")
 	}
-	b.WriteString(`</file>
-
-/opt/rocks/mysql/bin/mysql --defaults-extra-file=/root/.rocks.my.cnf \
-	--user=root cluster &lt; /tmp/vcluster-db.sql
-rm -f /tmp/vcluster-db.sql
-
+	b.WriteString("</file>\n" + xmlEscape(nodePost))
+	b.WriteString(`
 </post>
 
 </kickstart>
 `)
 	return b.Bytes()
 }
+
+// nodePost runs the SQL file through the mysql client of Rocks'
+// foundation-mysql, which moved between releases: /opt/rocks/mysql/bin on
+// Rocks 6.2 (MySQL 5.6.15) and 7 (5.6), /opt/rocks/bin on 6.0 and 6.1
+// (5.1.56). Rocks 6.0 and 6.1 ignore rcs="false" and check the file into
+// /tmp/RCS, so the copy goes too (the file holds no secret either way).
+const nodePost = `
+mysql=
+for c in /opt/rocks/mysql/bin/mysql /opt/rocks/bin/mysql; do
+	if [ -x "$c" ]; then mysql=$c; break; fi
+done
+if [ -n "$mysql" ]; then
+	$mysql --defaults-extra-file=/root/.rocks.my.cnf --user=root cluster < /tmp/vcluster-db.sql
+else
+	echo "vcluster-db: no mysql client in /opt/rocks/mysql/bin or /opt/rocks/bin" >&2
+fi
+rm -f /tmp/vcluster-db.sql /tmp/RCS/vcluster-db.sql,v
+rmdir /tmp/RCS 2>/dev/null || true
+`
 
 func xmlEscape(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
