@@ -16,7 +16,8 @@ import (
 const reportKey = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
 // addGuest writes a guest as `rocks add vcluster` leaves it in Rocks'
-// tables: a Hosted VM node with vcluster_* host attributes, the key shadow.
+// tables: a node with vcluster_* host attributes, the key a secure
+// attribute (sec_node_attributes).
 func addGuest(t *testing.T, d *sql.DB, name string, attrs map[string]string) {
 	t.Helper()
 	exec := func(q string, args ...any) {
@@ -28,13 +29,13 @@ func addGuest(t *testing.T, d *sql.DB, name string, attrs map[string]string) {
 	exec(`INSERT INTO nodes (Name, Membership, CPUs, Arch, OS) VALUES (?, 7, 1, 'x86_64', 'linux')`, name)
 	exec(`INSERT INTO catindex (Name, Category) SELECT ?, ID FROM categories WHERE Name = 'host'`, name)
 	for k, v := range attrs {
-		val, shadow := any(v), any(nil)
 		if k == "vcluster_key" {
-			val, shadow = nil, v
+			exec(`INSERT INTO sec_node_attributes (Node, Attr, Value) SELECT ID, ?, ? FROM nodes WHERE Name = ?`, k, v, name)
+			continue
 		}
-		exec(`INSERT INTO attributes (Attr, Value, Shadow, Category, Catindex)
-			SELECT ?, ?, ?, c.ID, ci.ID FROM categories c JOIN catindex ci ON ci.Category = c.ID
-			WHERE c.Name = 'host' AND ci.Name = ?`, k, val, shadow, name)
+		exec(`INSERT INTO attributes (Attr, Value, Category, Catindex)
+			SELECT ?, ?, c.ID, ci.ID FROM categories c JOIN catindex ci ON ci.Category = c.ID
+			WHERE c.Name = 'host' AND ci.Name = ?`, k, v, name)
 	}
 }
 
