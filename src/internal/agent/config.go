@@ -5,8 +5,10 @@ package agent
 
 import (
 	"errors"
+	"strconv"
 	"time"
 
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/tomlconf"
 )
 
@@ -41,13 +43,10 @@ type Config struct {
 // Duration reads "10s"-style TOML strings.
 type Duration = tomlconf.Duration
 
-// DefaultPort is where agents listen unless told otherwise.
-const DefaultPort = "8677"
-
 // Defaults is the configuration with nothing set.
 func Defaults() Config {
 	return Config{
-		Listen:          ":" + DefaultPort,
+		Listen:          ":" + strconv.Itoa(agentapi.DefaultPort),
 		LibvirtSocket:   "/var/run/libvirt/libvirt-sock",
 		LibvirtURI:      "xen:///system",
 		PublicReads:     true,

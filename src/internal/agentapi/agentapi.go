@@ -9,6 +9,12 @@ import (
 	"fmt"
 )
 
+// DefaultPort is the agent's TCP port unless configured otherwise. Not
+// 8677: the kvm and xen rolls run their airboss there on the frontend, and
+// their firewall rule R100-AIRBOSS rejects it. 8678 is in no /etc/services
+// of Debian's netbase and in no Rocks 6/7 base, kvm or xen source.
+const DefaultPort = 8678
+
 // Method names. Read-only methods need no signature (unless the agent is
 // configured with public_reads = false); all others must be signed.
 const (

@@ -58,7 +58,7 @@ func WithTLSConfig(cfg *tls.Config) Option {
 // WithHTTPClient replaces the HTTP client (its Timeout is kept).
 func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
 
-// New makes a client for the agent at url (http://host:8677/ or https://).
+// New makes a client for the agent at url (http://host:8678/ or https://).
 // A nil key gives a read-only client: state-changing calls fail with
 // FaultUnauthenticated from the agent.
 func New(rawURL string, key *auth.Key, opts ...Option) (*Client, error) {

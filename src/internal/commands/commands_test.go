@@ -109,7 +109,7 @@ func TestSitesAndContainers(t *testing.T) {
 	e := newEnv(t)
 	e.sites()
 	out := e.must("list", "vcluster", "site")
-	if !strings.HasPrefix(out, "SITE FRONTEND") || !strings.Contains(out, "A:   198.18.0.1 8677       yes") {
+	if !strings.HasPrefix(out, "SITE FRONTEND") || !strings.Contains(out, "A:   198.18.0.1 8678       yes") {
 		t.Fatalf("list site:\n%s", out)
 	}
 	key, _ := os.ReadFile(filepath.Join(e.dir, "A.key"))

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
 	"github.com/rocksclusters/vcluster/src/internal/auth"
 	"github.com/rocksclusters/vcluster/src/internal/controller"
@@ -15,7 +16,7 @@ import (
 )
 
 // DefaultAgentPort is the vcluster-agent's XML-RPC port.
-const DefaultAgentPort = 8677
+const DefaultAgentPort = agentapi.DefaultPort
 
 // KeyDir holds site key files made without key=.
 const KeyDir = "/etc/vcluster/keys"

@@ -42,7 +42,7 @@ func TestAgentsOverTLS(t *testing.T) {
 	}
 	bedMust(t, b, "add", "vcluster", "site", "S", "frontend=198.18.5.1", "key="+filepath.Join(dir, "S.key"), "ca="+b.CAFile)
 	out = bedMust(t, b, "add", "vcluster", "container", "S", "h1", "agent=https://127.0.0.1")
-	if !strings.Contains(out, "agent https://127.0.0.1:8677") {
+	if !strings.Contains(out, "agent https://127.0.0.1:8678") {
 		t.Fatalf("add container: %s", out)
 	}
 	out = bedMust(t, b, "list", "vcluster", "site")
@@ -50,7 +50,7 @@ func TestAgentsOverTLS(t *testing.T) {
 		t.Fatalf("list site:\n%s", out)
 	}
 	out = bedMust(t, b, "list", "vcluster", "container", "S")
-	if !strings.Contains(out, "https://127.0.0.1:8677") {
+	if !strings.Contains(out, "https://127.0.0.1:8678") {
 		t.Fatalf("list container:\n%s", out)
 	}
 }

@@ -275,7 +275,7 @@ func (c *Cluster) StartAgent(ct *Container) error {
 	}
 	conf := filepath.Join(dir, "agent.toml")
 	text := fmt.Sprintf("listen = %q\nlibvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ntrusted_keys = [%q]\n",
-		ct.Host.Addr.String()+":8677", ct.Libvirt.Socket, ct.Libvirt.URI, ct.Host.Name, filepath.Join(dir, "disks"), c.Keys[ct.Site])
+		ct.Host.Addr.String()+":"+strconv.Itoa(agentapi.DefaultPort), ct.Libvirt.Socket, ct.Libvirt.URI, ct.Host.Name, filepath.Join(dir, "disks"), c.Keys[ct.Site])
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return err
 	}
@@ -284,7 +284,7 @@ func (c *Cluster) StartAgent(ct *Container) error {
 		return err
 	}
 	ct.Agent = p
-	ct.URL = "http://" + ct.Host.Addr.String() + ":8677/RPC2"
+	ct.URL = "http://" + ct.Host.Addr.String() + ":" + strconv.Itoa(agentapi.DefaultPort) + "/RPC2"
 	return nil
 }
 

@@ -22,7 +22,7 @@ class Command(vcluster_exec.Command):
 	</param>
 
 	<param type='AGENT_PORT' name='agent-port' optional='1'>
-	TCP port of the site's vcluster-agents. Default: 8677.
+	TCP port of the site's vcluster-agents. Default: 8678.
 	</param>
 
 	<param type='KEY' name='key' optional='1'>
