@@ -63,8 +63,8 @@ func (r *rt) QueryRowContext(ctx context.Context, q string, a ...any) *sql.Row {
 
 // Create allocates and writes a virtual cluster in one transaction: the
 // vc_clusters and vc_overlays rows, and per guest a Rocks node (nodes,
-// networks, vm_nodes, vm_disks, host catindex and vcluster_* attributes)
-// plus its vc_vms row. Concurrent Creates serialise on the vc_lock row.
+// networks, vm_nodes, vm_disks, host catindex, vcluster_* attributes and
+// the overlay key as a secure attribute) plus its vc_vms row. Concurrent Creates serialise on the vc_lock row.
 // A failure leaves the database as it was. DryRun plans without writing.
 // A deadlock or lock wait timeout is retried (three times).
 func Create(ctx context.Context, d *sql.DB, s Spec) (*Result, error) {

@@ -11,7 +11,8 @@ import (
 
 // GuestAttrs are the host attributes the guest node file (vcluster-guest)
 // reads; `rocks add vcluster` sets them on every guest it creates
-// (docs/architecture.md). vcluster_key is a shadow attribute.
+// (docs/architecture.md); vcluster_key is the guest's secure attribute
+// (KeyAttr), which the report adds.
 var GuestAttrs = []string{
 	"vcluster_name",
 	"vcluster_community",
