@@ -6,6 +6,10 @@
 include version.mk
 
 GO        ?= go
+# Shipped binaries (build, rpms, roll) are built by Go 1.23, the last release
+# that runs on Linux 2.6.32 (Rocks 6, CentOS 6): go.mod's toolchain line,
+# fetched through the module proxy. Tests run with $(GO) as it is.
+SHIP_GOTOOLCHAIN ?= $(shell sed -n 's/^toolchain //p' go.mod)
 PKG       := github.com/rocksclusters/vcluster
 OUT       := build
 BIN       := $(OUT)/bin
@@ -14,34 +18,61 @@ LDFLAGS   := -s -w -X $(PKG)/src/internal/version.Version=$(VERSION) \
 BINARIES  := $(notdir $(wildcard src/cmd/*))
 GOTESTFLAGS ?= -timeout 45m
 export GOFLAGS ?= -mod=mod
+TOOLS     := $(CURDIR)/$(OUT)/tools
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
+# Packages that start goroutines run under the race detector (instead of a
+# plain run); the rest, the test bed and the demo among them, run plain.
+RACE_PKGS ?= ./src/cmd/... ./src/internal/agent/... ./src/internal/controller/... \
+             ./src/internal/daemon/... ./src/internal/monitor/... ./src/internal/overlay/... \
+             ./src/internal/testenv/...
+TESTENV   := VCLUSTER_BIN=$(CURDIR)/$(BIN) VCLUSTER_ROOT=$(CURDIR) VCLUSTER_GOTOOLCHAIN=$(SHIP_GOTOOLCHAIN)
 
-.PHONY: all build deps test test-go vet fuzz bench bench-overlay rpms roll demo eval clean help
+.PHONY: all build deps test test-go test-race vet staticcheck fuzz bench bench-overlay rpms roll demo eval clean help
 
 all: build
 
 help:
 	@echo "make demo | test | build | rpms | roll | eval | bench | bench-overlay | fuzz | clean"
 
-# Debian packages and Go modules; idempotent and quick when all is present.
-deps:
+# Debian packages, Go modules, the shipping toolchain and staticcheck;
+# idempotent and quick when all is present.
+deps: $(STATICCHECK)
 	@bash tests/install-deps.sh
 	@$(GO) mod download
+	@GOTOOLCHAIN=$(SHIP_GOTOOLCHAIN) $(GO) mod download
+
+$(STATICCHECK):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@mv $(TOOLS)/staticcheck $@
 
 build:
 	@mkdir -p $(BIN)
 	@for b in $(BINARIES); do \
 		echo "go build $$b"; \
-		CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$b ./src/cmd/$$b || exit 1; \
+		GOTOOLCHAIN=$(SHIP_GOTOOLCHAIN) CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$b ./src/cmd/$$b || exit 1; \
 	done
 
+# Vet twice: $(GO)'s vet reports Go API newer than go.mod's go line, and the
+# shipping toolchain's vet compiles every package and test with Go 1.23.
 vet:
 	$(GO) vet ./src/...
+	GOTOOLCHAIN=$(SHIP_GOTOOLCHAIN) $(GO) vet ./src/...
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) ./src/...
 
 # Integration tests find the built binaries through VCLUSTER_BIN.
 test: deps build vet test-go
 
-test-go:
-	VCLUSTER_BIN=$(CURDIR)/$(BIN) VCLUSTER_ROOT=$(CURDIR) $(GO) test $(GOTESTFLAGS) ./src/...
+test-go: test-race
+	$(TESTENV) $(GO) test $(GOTESTFLAGS) $(filter-out $(RACE_LIST),$(shell $(GO) list -e ./src/...))
+
+test-race:
+	$(TESTENV) $(GO) test -race $(GOTESTFLAGS) $(RACE_PKGS)
+
+RACE_LIST = $(shell $(GO) list -e $(RACE_PKGS))
 
 # Short fuzz pass over every Fuzz target (FUZZTIME per target).
 FUZZTIME ?= 20s

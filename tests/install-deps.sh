@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs every Debian package that `make test`, `make demo` and `make eval`
-# use, on a fresh Debian 12 machine as root. Quick no-op when all is present.
+# use, on a fresh Debian 12 machine as root (gcc and libc6-dev: cgo for the
+# race detector). Quick no-op when all is present.
 set -euo pipefail
 
 # command-or-file  package
@@ -31,6 +32,8 @@ NEEDS='
 /usr/lib/python3/dist-packages/matplotlib python3-matplotlib
 /usr/share/autodock/Tests/1pgp_rec.pdbqt autodock-test
 /usr/bin/python3              python3
+/usr/bin/gcc                  gcc
+/usr/include/stdio.h          libc6-dev
 '
 
 missing=()
