@@ -41,14 +41,11 @@ It does not touch running machines.`,
 // Remove deletes a virtual cluster and its guests' Rocks rows in one
 // transaction and returns the number of guests removed.
 func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
-	tx, err := d.BeginTx(ctx, nil)
+	tx, err := lockedTx(ctx, d)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "SELECT ID FROM vc_lock WHERE ID = 1 FOR UPDATE"); err != nil {
-		return 0, err
-	}
 	var id int64
 	err = tx.QueryRowContext(ctx, "SELECT ID FROM vc_clusters WHERE Name = ? FOR UPDATE", name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -61,7 +58,7 @@ func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM vc_vms WHERE Cluster = ?", id).Scan(&n); err != nil {
 		return 0, err
 	}
-	for _, q := range []string{
+	if err := execEach(ctx, tx, id,
 		`DELETE a FROM attributes a JOIN catindex ci ON ci.ID = a.Catindex
 			JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'
 			JOIN vc_vms v ON v.Name = ci.Name WHERE v.Cluster = ?`,
@@ -73,10 +70,8 @@ func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
 		`DELETE s FROM sec_node_attributes s JOIN vc_vms v ON v.Node = s.Node WHERE v.Cluster = ? AND s.Attr = 'vcluster_key'`,
 		`DELETE n FROM nodes n JOIN vc_vms v ON v.Node = n.ID WHERE v.Cluster = ?`,
 		`DELETE FROM vc_clusters WHERE ID = ?`, // cascades to vc_vms, vc_overlays
-	} {
-		if _, err := tx.ExecContext(ctx, q, id); err != nil {
-			return 0, err
-		}
+	); err != nil {
+		return 0, err
 	}
 	return n, tx.Commit()
 }

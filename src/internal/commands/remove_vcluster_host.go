@@ -49,14 +49,11 @@ A host vcluster does not know is no error.`,
 // none of Rocks' tables but the guest's vcluster_key secure attribute,
 // which no base plugin of rocks remove host deletes.
 func RemoveHost(ctx context.Context, d *sql.DB, host string) (int, error) {
-	tx, err := d.BeginTx(ctx, nil)
+	tx, err := lockedTx(ctx, d)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "SELECT ID FROM vc_lock WHERE ID = 1 FOR UPDATE"); err != nil {
-		return 0, err
-	}
 	var node int64
 	err = tx.QueryRowContext(ctx, "SELECT ID FROM nodes WHERE Name = ?", host).Scan(&node)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -68,22 +65,41 @@ func RemoveHost(ctx context.Context, d *sql.DB, host string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	for _, q := range []string{
+	var n int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM vc_vms WHERE Node = ?", node).Scan(&n); err != nil {
+		return 0, err
+	}
+	if err := execEach(ctx, tx, node,
 		"DELETE FROM sec_node_attributes WHERE Node = ? AND Attr = 'vcluster_key'",
 		"UPDATE vc_clusters SET Frontend = NULL WHERE Frontend = ?",
 		"UPDATE vc_containers SET Node = NULL WHERE Node = ?",
-	} {
-		if _, err := tx.ExecContext(ctx, q, node); err != nil {
-			return 0, err
+		"DELETE FROM vc_vms WHERE Node = ?",
+	); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
+}
+
+// lockedTx begins a transaction that holds the allocation lock (vc_lock),
+// as every command that adds or removes guests does.
+func lockedTx(ctx context.Context, d *sql.DB) (*sql.Tx, error) {
+	tx, err := d.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, "SELECT ID FROM vc_lock WHERE ID = 1 FOR UPDATE"); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// execEach runs each statement with the one argument.
+func execEach(ctx context.Context, tx *sql.Tx, arg any, qs ...string) error {
+	for _, q := range qs {
+		if _, err := tx.ExecContext(ctx, q, arg); err != nil {
+			return err
 		}
 	}
-	r, err := tx.ExecContext(ctx, "DELETE FROM vc_vms WHERE Node = ?", node)
-	if err != nil {
-		return 0, err
-	}
-	n, err := r.RowsAffected()
-	if err != nil {
-		return 0, err
-	}
-	return int(n), tx.Commit()
+	return nil
 }
