@@ -99,7 +99,7 @@ func Version(ctx context.Context, q interface {
 func Migrate(ctx context.Context, db *sql.DB) ([]int, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading schema version: %w", err)
+		return nil, fmt.Errorf("opening a database session: %w", err)
 	}
 	defer conn.Close()
 	return migrate(ctx, conn)

@@ -39,7 +39,7 @@ func lex(s string) []token {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
-		case c == '#' || strings.HasPrefix(s[i:], "-- ") || strings.HasPrefix(s[i:], "--\t") || s[i:] == "--" || strings.HasPrefix(s[i:], "--\n"):
+		case c == '#' || lineComment(s, i):
 			i = skipTo(s, i, "\n")
 		case strings.HasPrefix(s[i:], "/*"):
 			i = skipTo(s, i+2, "*/")
@@ -74,6 +74,14 @@ func lex(s string) []token {
 		}
 	}
 	return out
+}
+
+// lineComment: "--" starts a comment only before a space or a line end.
+func lineComment(s string, i int) bool {
+	if !strings.HasPrefix(s[i:], "--") {
+		return false
+	}
+	return i+2 == len(s) || strings.IndexByte(" \t\r\n", s[i+2]) >= 0
 }
 
 func skipTo(s string, i int, end string) int {
@@ -142,7 +150,8 @@ func is(toks []token, i int, w string) bool {
 	return i >= 0 && i < len(toks) && (toks[i].kind == word || toks[i].kind == punct) && toks[i].text == w
 }
 
-// close returns the index of the ')' matching the '(' at toks[i].
+// closeParen returns the index of the ')' matching the '(' at toks[i], or
+// len(toks) when it is missing.
 func closeParen(toks []token, i int) int {
 	depth := 0
 	for j := i; j < len(toks); j++ {
@@ -156,7 +165,7 @@ func closeParen(toks []token, i int) int {
 			}
 		}
 	}
-	return len(toks) - 1
+	return len(toks)
 }
 
 // name returns an identifier token's name, upper case, quoted or not.

@@ -3,6 +3,7 @@ package sqlcompat
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -195,4 +196,22 @@ func TestRepository(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d SQL snippets (%d Go files, %d node files, %d migrations)", len(snippets), goFiles, len(nodes), len(db.Migrations()))
+}
+
+// FuzzCheck: any input is read without a panic, and a leading comment
+// changes nothing (comments are not SQL).
+func FuzzCheck(f *testing.F) {
+	for _, b := range bad {
+		f.Add(b.sql)
+	}
+	for _, g := range good {
+		f.Add(g)
+	}
+	f.Add("SELECT 'a\\'b', \"c\"\"d\", `e``f` -- g\n# h\n/* i")
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b := Check(s), Check("/* c */ "+s)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%q: %v\nwith a comment before: %v", s, a, b)
+		}
+	})
 }
