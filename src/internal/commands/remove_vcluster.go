@@ -58,6 +58,16 @@ func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM vc_vms WHERE Cluster = ?", id).Scan(&n); err != nil {
 		return 0, err
 	}
+	// Rocks 6.0 and 6.1 keep host attributes in node_attributes too.
+	legacy, err := hasTable(ctx, tx, "node_attributes")
+	if err != nil {
+		return 0, err
+	}
+	if legacy {
+		if err := execEach(ctx, tx, id, `DELETE na FROM node_attributes na JOIN vc_vms v ON v.Node = na.Node WHERE v.Cluster = ?`); err != nil {
+			return 0, err
+		}
+	}
 	if err := execEach(ctx, tx, id,
 		`DELETE a FROM attributes a JOIN catindex ci ON ci.ID = a.Catindex
 			JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'

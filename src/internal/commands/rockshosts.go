@@ -125,7 +125,14 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 	if err != nil {
 		return err
 	}
+	// Rocks 6.0 and 6.1 read host attributes from node_attributes only
+	// (their getHostAttrs); 6.2 from attributes. Both get them.
+	legacy, err := hasTable(ctx, tx, "node_attributes")
+	if err != nil {
+		return err
+	}
 	attrs := &db.Batch{Exec: tx, Head: "INSERT INTO attributes (Attr, Value, Category, Catindex) VALUES ", Tuple: "(?,?,?,?)"}
+	nodeAttrs := &db.Batch{Exec: tx, Head: "INSERT INTO node_attributes (Node, Attr, Value) VALUES ", Tuple: "(?,?,?)"}
 	bits := h.res.Subnet.Bits()
 	for _, g := range guests {
 		ci := catIDs[g.Name]
@@ -142,9 +149,28 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 			if err := attrs.Add(ctx, kv[0], kv[1], h.ids.hostCat, ci); err != nil {
 				return err
 			}
+			if legacy {
+				if err := nodeAttrs.Add(ctx, g.node, kv[0], kv[1]); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	return attrs.Flush(ctx)
+	if err := attrs.Flush(ctx); err != nil {
+		return err
+	}
+	return nodeAttrs.Flush(ctx)
+}
+
+// hasTable tells whether the database has table name (Rocks' schema
+// differs between releases).
+func hasTable(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}, name string) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, `SELECT COUNT(*) FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`, name).Scan(&n)
+	return n > 0, err
 }
 
 // privateAddrs returns the id of Rocks' private subnet and n free

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/mariadb"
 )
 
 // The queries below are how Rocks 6.2's base reads a host (our own
@@ -278,4 +280,62 @@ func TestRemoveHost(t *testing.T) {
 		}
 	}
 	e.fail(`is not a host name`, "remove", "vcluster", "host", "a'b")
+}
+
+// Rocks 6.0 and 6.1 read host attributes from node_attributes and
+// appliance attributes from appliance_attributes (their getHostAttrs), and
+// their `rocks remove host` deletes node_attributes. With those tables
+// there (their DDL), guests' attributes land in both schemas and remove
+// vcluster takes them away again.
+func TestGuestAttributesOnRocks61(t *testing.T) {
+	e := &env{t: t, dsn: mariadb.NewDatabase(t), dir: t.TempDir()}
+	var err error
+	if e.db, err = Open(context.Background(), e.dsn, false); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.db.Close() })
+	for _, q := range []string{
+		"CREATE TABLE global_attributes (Attr varchar(128) default NULL, Value text)",
+		"CREATE TABLE appliance_attributes (Appliance int(11) NOT NULL default '0', Attr varchar(128) default NULL, Value text)",
+		"CREATE TABLE node_attributes (Node int(11) NOT NULL default '0', Attr varchar(128) default NULL, Value text)",
+		"INSERT INTO global_attributes VALUES ('Kickstart_PrivateKickstartHost', '10.1.1.1')",
+	} {
+		if _, err := e.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Migrate(context.Background(), e.db); err != nil {
+		t.Fatal(err)
+	}
+	e.sites()
+	e.must("add", "vcluster", "vc1", "nodes=2")
+	// 6.1's getHostAttrs, host and appliance parts (our transcription).
+	attrs := map[string]string{}
+	rows, err := e.db.Query(`SELECT a.Attr, a.Value FROM appliance_attributes a, nodes n, memberships m, appliances app
+		WHERE n.Membership = m.ID AND m.Appliance = app.ID AND a.Appliance = app.ID AND n.Name = ?
+		UNION ALL SELECT a.Attr, a.Value FROM node_attributes a, nodes n WHERE n.Name = ? AND n.ID = a.Node`, "vm-vc1-1", "vm-vc1-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			t.Fatal(err)
+		}
+		attrs[k] = v
+	}
+	want := map[string]string{"kickstartable": "yes", "managed": "true", "dhcp_filename": "pxelinux.0", "dhcp_nextserver": "10.1.1.1",
+		"os": "linux", "vcluster_name": "vc1", "vcluster_ip": "100.64.0.3/24"}
+	for k, v := range want {
+		if attrs[k] != v {
+			t.Errorf("6.1 attribute %s = %q, want %q (all: %v)", k, attrs[k], v, attrs)
+		}
+	}
+	if _, ok := attrs["vcluster_key"]; ok || e.count("SELECT COUNT(*) FROM node_attributes") != 3*8 {
+		t.Errorf("node_attributes: %d rows, key there: %v", e.count("SELECT COUNT(*) FROM node_attributes"), ok)
+	}
+	e.must("remove", "vcluster", "vc1")
+	if n := e.count("SELECT COUNT(*) FROM node_attributes"); n != 0 {
+		t.Errorf("remove vcluster left %d node_attributes", n)
+	}
 }

@@ -25,7 +25,7 @@ INSERT IGNORE INTO catindex (Name, Category)
 -- The appliance attributes `rocks add appliance` sets for an appliance with
 -- a node (kickstartable, and the PXE file and server dhcpd hands out), and
 -- managed (`rocks run host`, `rocks sync host sec_attr` reach it), in Rocks
--- 6.2's attributes table.
+-- 6.2's attributes table (6.0 and 6.1 have it too, unused).
 INSERT IGNORE INTO attributes (Attr, Value, Category, Catindex)
   SELECT k.Attr, k.Value, c.ID, ci.ID
   FROM categories c JOIN catindex ci ON ci.Category = c.ID AND ci.Name = 'vcluster-guest',
@@ -38,6 +38,26 @@ INSERT IGNORE INTO attributes (Attr, Value, Category, Catindex)
   FROM categories c JOIN catindex ci ON ci.Category = c.ID AND ci.Name = 'vcluster-guest',
     attributes g JOIN categories gc ON gc.ID = g.Category AND gc.Name = 'global'
   WHERE c.Name = 'appliance' AND g.Attr = 'Kickstart_PrivateKickstartHost';
+
+-- Rocks 6.0 and 6.1 read appliance attributes from appliance_attributes
+-- (Appliance, Attr, Value; no key), which 6.2 no longer has:
+-- information_schema picks the INSERT or DO 0, run as a prepared statement.
+SET @vcluster_dml = (SELECT IF(COUNT(*) = 0, 'DO 0',
+    'INSERT INTO appliance_attributes (Appliance, Attr, Value)
+      SELECT a.ID, k.Attr, k.Value
+      FROM appliances a
+        JOIN (SELECT ''kickstartable'' AS Attr, ''yes'' AS Value
+          UNION ALL SELECT ''managed'', ''true''
+          UNION ALL SELECT ''dhcp_filename'', ''pxelinux.0''
+          UNION ALL SELECT ''dhcp_nextserver'', g.Value FROM global_attributes g
+            WHERE g.Attr = ''Kickstart_PrivateKickstartHost'') k
+        LEFT JOIN appliance_attributes x ON x.Appliance = a.ID AND x.Attr = k.Attr
+      WHERE a.Name = ''vcluster-guest'' AND x.Attr IS NULL')
+  FROM information_schema.TABLES
+  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'appliance_attributes');
+PREPARE vcluster_dml FROM @vcluster_dml;
+EXECUTE vcluster_dml;
+DEALLOCATE PREPARE vcluster_dml;
 
 -- Compute guests made before schema 4 were 'Hosted VM'.
 UPDATE nodes n JOIN vc_vms v ON v.Node = n.ID AND v.Role = 'compute',
