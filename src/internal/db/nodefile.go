@@ -48,7 +48,7 @@ edit. Every statement is idempotent, so running this again (or after
 
 // nodePost runs the SQL file through the mysql client of Rocks'
 // foundation-mysql, which moved between releases: /opt/rocks/mysql/bin on
-// Rocks 6.2 (MySQL 5.6.15) and 7 (5.6), /opt/rocks/bin on 6.0 and 6.1
+// Rocks 6.2 (MySQL 5.6.15) and 7 (5.6.26), /opt/rocks/bin on 6.0 and 6.1
 // (5.1.56). Rocks 6.0 and 6.1 ignore rcs="false" and check the file into
 // /tmp/RCS, so the copy goes too (the file holds no secret either way).
 const nodePost = `
