@@ -151,7 +151,7 @@ func Open(l Layout) (b *Bed, err error) {
 	}
 	wanemPath := l.Wanem
 	if wanemPath == "" {
-		if wanemPath, err = ToolPath("vcluster-wanem"); err != nil {
+		if wanemPath, err = binaries.Tool("vcluster-wanem"); err != nil {
 			return nil, err
 		}
 	}

@@ -25,14 +25,16 @@ var (
 // build fails.
 func Path(t testing.TB, name string) string {
 	t.Helper()
-	p, err := path(name)
+	p, err := path("src/cmd", name)
 	if err != nil {
 		t.Fatalf("binaries: %v", err)
 	}
 	return p
 }
 
-func path(name string) (string, error) {
+// path is the program from $VCLUSTER_BIN, else the one built (once per
+// process) from <repository>/<src>/<name>.
+func path(src, name string) (string, error) {
 	if dir := os.Getenv("VCLUSTER_BIN"); dir != "" {
 		p := filepath.Join(dir, name)
 		if _, err := os.Stat(p); err == nil {
@@ -41,7 +43,8 @@ func path(name string) (string, error) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if p, ok := built[name]; ok {
+	pkg := src + "/" + name
+	if p, ok := built[pkg]; ok {
 		return p, nil
 	}
 	root, err := RepoRoot()
@@ -55,13 +58,13 @@ func path(name string) (string, error) {
 		}
 	}
 	out := filepath.Join(tmpDir, name)
-	cmd := exec.Command("go", "build", "-o", out, "./src/cmd/"+name)
+	cmd := exec.Command("go", "build", "-o", out, "./"+pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %v\n%s", name, err, b)
 	}
-	built[name] = out
+	built[pkg] = out
 	return out, nil
 }
 
