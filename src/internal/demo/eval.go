@@ -25,7 +25,7 @@ type EvalConfig struct {
 	// baseline), "failover" (overlay at the first delay while a VM
 	// container dies mid-batch). Default all three.
 	Modes    []string
-	CSV      string // default tests/results/eval.csv
+	CSV      string // default build/results/eval.csv (a run's results stay out of the checkout)
 	Resume   bool   // skip rows the CSV holds complete for this batch size
 	Dir      string
 	Keep     bool
@@ -65,7 +65,7 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 		return nil, err
 	}
 	if cfg.CSV == "" {
-		cfg.CSV = filepath.Join(root, "tests", "results", "eval.csv")
+		cfg.CSV = filepath.Join(root, "build", "results", "eval.csv")
 	}
 	done, err := completeRows(cfg.CSV, cfg.Compounds)
 	if err != nil {

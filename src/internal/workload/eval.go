@@ -13,7 +13,7 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/testbed"
 )
 
-// EvalRow is one line of tests/results/eval.csv.
+// EvalRow is one line of the evaluation table (eval.csv).
 type EvalRow struct {
 	DelayMS  int
 	Mode     string // "underlay" (plain sites, the baseline) or "overlay"

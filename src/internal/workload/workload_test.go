@@ -138,7 +138,7 @@ func TestPrepareDeterministic(t *testing.T) {
 // TestEvalUnderlay is the baseline half of `make eval` (VCLUSTER_EVAL=1):
 // the research's layout (A: 5 containers, B and C: 4), one guest per
 // container, Slurm on A's frontend over the plain underlay, the whole batch
-// at each one-way delay. It merges its rows into tests/results/eval.csv
+// at each one-way delay. It merges its rows into build/results/eval.csv
 // (or $VCLUSTER_EVAL_CSV) and draws the plot. Too heavy for `go test`.
 func TestEvalUnderlay(t *testing.T) {
 	if os.Getenv("VCLUSTER_EVAL") == "" {
@@ -192,7 +192,7 @@ func TestEvalUnderlay(t *testing.T) {
 	root, _ := binaries.RepoRoot()
 	out := os.Getenv("VCLUSTER_EVAL_CSV")
 	if out == "" {
-		out = filepath.Join(root, "tests", "results", "eval.csv")
+		out = filepath.Join(root, "build", "results", "eval.csv")
 	}
 	if err := MergeCSV(out, rows); err != nil {
 		t.Fatal(err)

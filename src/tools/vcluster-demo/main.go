@@ -3,7 +3,7 @@
 //
 //	vcluster-demo [-compounds 20] [-delays 0,50] [-nodes 13] [-keep] [-report FILE]
 //	vcluster-demo -eval [-compounds 400] [-delays 0,10,25,50,100,200]
-//	              [-modes overlay,underlay,failover] [-csv tests/results/eval.csv] [-resume]
+//	              [-modes overlay,underlay,failover] [-csv build/results/eval.csv] [-resume]
 //
 // Ctrl-C (SIGINT) or SIGTERM stops the run and cleans up everything it
 // started. The demo's last line is
@@ -40,7 +40,7 @@ func run() int {
 	report := fs.String("report", "", "also write the report to `FILE`")
 	eval := fs.Bool("eval", false, "run the evaluation instead of the demo")
 	modes := fs.String("modes", "overlay,underlay,failover", "-eval: which runs: overlay (virtual cluster), underlay (plain sites, the baseline), failover (a container dies mid-batch)")
-	csvPath := fs.String("csv", "", "-eval: results table (default tests/results/eval.csv)")
+	csvPath := fs.String("csv", "", "-eval: results table; per-task tables and the plot go next to it (default build/results/eval.csv)")
 	resume := fs.Bool("resume", false, "-eval: skip rows the table already holds complete for this batch size")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
