@@ -1,24 +1,29 @@
-// Package kickstart renders Rocks kickstart node files the way Rocks'
-// kickstart generator does: host attributes replace &name; entities, <file>
-// elements become shell here-documents, and every <post> section becomes a
-// script run by its interpreter. It is what `rocks report vcluster
-// kickstart GUEST` prints, and what the tests run inside a throw-away root.
+// Package kickstart renders Rocks kickstart node files as Rocks 6.2 does
+// (base's src/rocks-pylib: rocks/commands/list/node/xml, rocks/profile.py's
+// two passes, rocks/gen.py's Generator_linux): host attributes replace
+// &name; entities, <file> elements become shell here-documents, and every
+// <post> section becomes a script run by its interpreter. Profile.Post is
+// the %post part of the kickstart file `rocks list host profile` prints;
+// Script is the same sections as one runnable script. They are what `rocks
+// report vcluster kickstart GUEST` prints and what the tests run inside a
+// throw-away root. docs/roll.md lists the rules Rocks' code imposes.
 //
 // Supported: <package> (with disable), <post> (interpreter, arg, cond),
-// <file> (name, mode create|append, perms, owner, vars, expr) and <eval>
-// through a caller-supplied function. Not rendered: <pre>, <main> and
-// <boot> (anaconda's business), and the RCS check-in Rocks wraps around
-// <file> unless rcs="false" (vcluster's node files all say rcs="false", so
-// that no copy of a secret lands in an RCS directory).
+// <file> (name, mode create|append|pipe, src, perms, owner, vars, expr,
+// rcs, os) and <eval> through a caller-supplied function. Not rendered:
+// <pre>, <main> and <boot> (anaconda's business), nor the final RCS
+// check-in of <boot> (gen.py's generate_boot).
 package kickstart
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -35,13 +40,17 @@ type Node struct {
 	Name     string
 	Packages []string // in file order, disabled ones removed
 	Post     []Section
+	// posts counts every <post> element, those whose cond is false too:
+	// Rocks logs the begin and end of each (Profile.Post).
+	posts []int // index into Post, or -1 for a section left out
 }
 
 // Options control rendering.
 type Options struct {
 	// Name names the node file in messages and comments ("vcluster-guest").
 	Name string
-	// Attrs are the host's attributes, the values of &name; entities.
+	// Attrs are the host's attributes, the values of &name; entities, as
+	// the database holds them (AttrValue turns a NULL into Rocks' "None").
 	Attrs map[string]string
 	// Eval runs an <eval> element's text with its shell, as Rocks does on
 	// the frontend while it generates a kickstart file. Nil makes <eval> an
@@ -56,12 +65,27 @@ func (e *MissingAttrError) Error() string {
 	return fmt.Sprintf("host attribute %q is not set", e.Name)
 }
 
-// Parse reads a node file and renders it with opts.
+// Parse reads a node file and renders it with opts, as the only node of a
+// kickstart file.
 func Parse(src []byte, opts Options) (*Node, error) {
-	p := &parser{opts: opts, node: &Node{Name: opts.Name}}
+	return new(Profile).Parse(src, opts)
+}
+
+// Profile renders the node files of one kickstart file in graph order. Like
+// Rocks' generator it remembers which files are already under RCS and the
+// owner and mode they were given, across nodes.
+type Profile struct {
+	Nodes []*Node
+	rcs   map[string]rcsFile
+	tmp   int // temporary file names handed out
+}
+
+// Parse renders the next node file of p with opts and appends it to Nodes.
+func (pr *Profile) Parse(src []byte, opts Options) (*Node, error) {
+	p := &parser{opts: opts, node: &Node{Name: opts.Name}, prof: pr}
 	d := xml.NewDecoder(bytes.NewReader(src))
 	d.Strict = true
-	d.Entity = opts.Attrs
+	d.Entity = rocksEntities(opts.Attrs)
 	if err := p.run(d); err != nil {
 		var me *MissingAttrError
 		if errors.As(err, &me) {
@@ -77,7 +101,28 @@ func Parse(src []byte, opts Options) (*Node, error) {
 		}
 		return nil, err
 	}
+	pr.Nodes = append(pr.Nodes, p.node)
 	return p.node, nil
+}
+
+// rocksEntities are the entity values Rocks gives attrs: list node xml
+// passes every value through rocks.util.escapeAttr (XML escapes, which the
+// parser undoes, and ' -> \'), then declares it in the DOCTYPE.
+func rocksEntities(attrs map[string]string) map[string]string {
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		out[k] = strings.ReplaceAll(v, "'", `\'`)
+	}
+	return out
+}
+
+// AttrValue is how Rocks renders an attribute value: a NULL (getHostAttrs
+// gives Python's None) becomes the text "None".
+func AttrValue(v sql.NullString) string {
+	if !v.Valid {
+		return "None"
+	}
+	return v.String
 }
 
 var (
@@ -88,6 +133,7 @@ var (
 type parser struct {
 	opts Options
 	node *Node
+	prof *Profile
 }
 
 func (p *parser) run(d *xml.Decoder) error {
@@ -190,6 +236,7 @@ func (p *parser) post(d *xml.Decoder, se xml.StartElement) error {
 		return err
 	}
 	if !ok {
+		p.node.posts = append(p.node.posts, -1)
 		return d.Skip()
 	}
 	s := Section{Node: p.opts.Name, Interpreter: "/bin/bash"}
@@ -202,15 +249,17 @@ func (p *parser) post(d *xml.Decoder, se xml.StartElement) error {
 	if s.Body, err = p.text(d, "post"); err != nil {
 		return err
 	}
+	p.node.posts = append(p.node.posts, len(p.node.Post))
 	p.node.Post = append(p.node.Post, s)
 	return nil
 }
 
 // cond evaluates the subset of Rocks' cond expressions node files need: an
-// attribute name (true when set to a true value) or "not NAME".
+// attribute name (true when set to a true value) or "not NAME"; an empty
+// cond is true (rocks.cond.EvalCondExpr).
 func (p *parser) cond(se xml.StartElement) (bool, error) {
 	c, ok := attr(se, "cond")
-	if !ok {
+	if !ok || c == "" {
 		return true, nil
 	}
 	f := strings.Fields(c)
@@ -221,18 +270,30 @@ func (p *parser) cond(se xml.StartElement) (bool, error) {
 	if len(f) != 1 || !attrName.MatchString(f[0]) {
 		return false, fmt.Errorf("cond %q: only NAME or \"not NAME\" is supported", c)
 	}
-	v := truthy(p.opts.Attrs[f[0]])
-	return v != neg, nil
+	v, set := p.opts.Attrs[f[0]]
+	return (set && truthy(rocksEntities(map[string]string{"v": v})["v"])) != neg, nil
 }
 
 var attrName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
+// truthy is Python's truth of what rocks.cond's _CondEnv makes of a set
+// attribute: on/true/yes/y and off/false/no/n (any case) are booleans, then
+// an int, then a float, else the string itself ("None" is true).
 func truthy(v string) bool {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "0", "false", "no", "off", "none":
+	switch strings.ToLower(v) {
+	case "on", "true", "yes", "y":
+		return true
+	case "off", "false", "no", "n":
 		return false
 	}
-	return true
+	t := strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
+		return n != 0
+	}
+	if f, err := strconv.ParseFloat(t, 64); err == nil && !strings.ContainsAny(t, "xX_") {
+		return f != 0
+	}
+	return v != ""
 }
 
 // text collects the character data of the element just opened, expanding
@@ -273,7 +334,11 @@ func (p *parser) text(d *xml.Decoder, in string) (string, error) {
 func (p *parser) eval(d *xml.Decoder, se xml.StartElement) (string, error) {
 	shell, _ := attr(se, "shell")
 	if shell == "" {
-		shell = "/bin/sh"
+		shell = "sh" // profile.py's default
+	}
+	if mode, _ := attr(se, "mode"); mode != "" && mode != "quote" {
+		// mode="xml" output is parsed as node XML; nothing of ours needs it.
+		return "", fmt.Errorf("<eval mode=%q> is not supported", mode)
 	}
 	text, err := p.text(d, "eval")
 	if err != nil {

@@ -128,11 +128,11 @@ func TestFileElement(t *testing.T) {
 <description>x</description>
 <package>a</package><package>b</package><package disable="1">a</package>
 <post>
-<file name="/tmp/x" perms="0640" owner="root:root">
+<file name="/tmp/x" perms="0640" owner="root:root" rcs="false">
 hello &who;
 </file>
-<file name="/tmp/x" mode="append">world</file>
-<file name="/tmp/empty"/>
+<file name="/tmp/x" mode="append" rcs="false">world</file>
+<file name="/tmp/empty" rcs="false"/>
 </post>
 <post cond="skipme">echo never</post>
 <post interpreter="/usr/bin/python3">print(1)</post>
@@ -148,7 +148,7 @@ hello &who;
 	if len(n.Post) != 3 {
 		t.Fatalf("%d post sections, want 3", len(n.Post))
 	}
-	want := "\ncat > /tmp/x << 'EOF'\nhello you & me\nEOF\nchown root:root /tmp/x\nchmod 0640 /tmp/x\n" +
+	want := "\ncat > /tmp/x << 'EOF'\nhello you & me\nEOF\nchmod 0640 /tmp/x\n" +
 		"\ncat >> /tmp/x << 'EOF'\nworld\nEOF\n" +
 		"\ntouch /tmp/empty\n"
 	if got := noBlank(n.Post[0].Body); got != noBlank(want) {
@@ -197,7 +197,8 @@ func TestBadInput(t *testing.T) {
 		`<kickstart><post><eval>date</eval></post></kickstart>`,
 		`<kickstart><post><bogus/></post></kickstart>`,
 		`<kickstart><post cond="a or b">x</post></kickstart>`,
-		`<kickstart><post><file name="/x" mode="pipe">x</file></post></kickstart>`,
+		`<kickstart><post><file name="/x" mode="apend">x</file></post></kickstart>`,
+		`<kickstart><post><eval mode="xml">echo</eval></post></kickstart>`,
 		`<kickstart/><kickstart/>`,
 	} {
 		if _, err := Parse([]byte(src), Options{}); err == nil {
