@@ -116,7 +116,7 @@ func (p *parser) file(d *xml.Decoder, se xml.StartElement) (string, error) {
 		if f.src != "" {
 			fmt.Fprintf(&b, "cat %s | (%s) > %s\n", f.src, filter, f.name)
 		} else {
-			tmp := p.prof.tempName()
+			tmp := tempName()
 			fmt.Fprintf(&b, "cat %s | (%s) > %s\n", f.name, filter, tmp)
 			fmt.Fprintf(&b, "mv %s %s\n", tmp, f.name)
 		}
@@ -183,13 +183,6 @@ func (pr *Profile) rcsBegin(file, owner, perms string) string {
 	}
 	l = append(l, "")
 	return strings.Join(l, "\n")
-}
-
-// tempName stands for Python's tempfile.mktemp() ("/tmp/tmp" and six
-// random characters): the same shape, numbered so output is reproducible.
-func (pr *Profile) tempName() string {
-	pr.tmp++
-	return fmt.Sprintf("/tmp/tmpkf%04d", pr.tmp)
 }
 
 func hasLine(text, line string) bool {

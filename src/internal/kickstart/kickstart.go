@@ -77,7 +77,6 @@ func Parse(src []byte, opts Options) (*Node, error) {
 type Profile struct {
 	Nodes []*Node
 	rcs   map[string]rcsFile
-	tmp   int // temporary file names handed out
 }
 
 // Parse renders the next node file of p with opts and appends it to Nodes.

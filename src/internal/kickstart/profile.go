@@ -16,17 +16,15 @@ const installLog = "/mnt/sysimage/var/log/rocks-install.log"
 // puts a <post> that appends "FILE: begin post section" to
 // /var/log/rocks-install.log before each <post> of a node file, and one
 // with "end" after it, even when the section's cond is false; FILE is
-// ./nodes/NAME.xml, where the distribution keeps node files. Temporary
-// names are numbered (/tmp/tmpkpNNNN) where Rocks' are random.
+// ./nodes/NAME.xml, where the distribution keeps node files.
 func (pr *Profile) Post() (string, error) {
 	logs := &Profile{} // the log's RCS state: only the log sections touch it
 	var elems []string
 	elems = append(elems, "")
-	n := 0
 	add := func(arg, interpreter, body string) {
-		n++
-		tmp := fmt.Sprintf("/tmp/tmpkp%04d", n)
-		elems = append(elems, postSection(arg, interpreter, body, tmp)...)
+		elems = append(elems, fmt.Sprintf("%%post --log=%s %s\n", installLog, arg)) // gen.py:1150
+		elems = append(elems, scriptSection(interpreter, body, tempName())...)
+		elems = append(elems, "%end\n")
 	}
 	for _, node := range pr.Nodes {
 		file := "./nodes/" + node.Name + ".xml"
@@ -48,22 +46,6 @@ func (pr *Profile) Post() (string, error) {
 		b.WriteByte('\n')
 	}
 	return b.String(), nil
-}
-
-// postSection is one %post section (gen.py:1150-1153) around the script
-// of gen.py's _generate_config_script (gen.py:1173-1189).
-func postSection(arg, interpreter, body, tmp string) []string {
-	return []string{
-		fmt.Sprintf("%%post --log=%s %s\n", installLog, arg),
-		fmt.Sprintf("cat > %s << '%s'\n", tmp, postEOF),
-		strings.TrimSpace("#!"+interpreter) + "\n",
-		body,
-		"\n" + postEOF + "\n",
-		"/bin/chmod +x " + tmp + "\n",
-		tmp + " \n",
-		"/bin/rm " + tmp + " \n",
-		"%end\n",
-	}
 }
 
 // logSection is the text of the <post> that profile.py's first pass adds

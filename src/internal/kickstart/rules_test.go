@@ -8,6 +8,7 @@ import (
 
 // One test per rendering rule of Rocks 6.2 (see golden_test.go for the
 // whole output); each failed on the renderer before it followed gen.py.
+// Temporary names are random, as Rocks' are; numberTemps numbers them.
 
 func postBody(t *testing.T, post string, attrs map[string]string) string {
 	t.Helper()
@@ -74,8 +75,8 @@ func TestRuleChmodNoNewline(t *testing.T) {
 
 // gen.py:679-688: mode="pipe" runs the file (or src=) through the text.
 func TestRulePipe(t *testing.T) {
-	got := postBody(t, `<file name="/tmp/p" mode="pipe" rcs="false"> sed s/a/b/ </file>`, nil)
-	if got != "cat /tmp/p | (sed s/a/b/) > /tmp/tmpkf0001\nmv /tmp/tmpkf0001 /tmp/p\n" {
+	got := numberTemps(postBody(t, `<file name="/tmp/p" mode="pipe" rcs="false"> sed s/a/b/ </file>`, nil))
+	if got != "cat /tmp/p | (sed s/a/b/) > /tmp/TEMP#\nmv /tmp/TEMP# /tmp/p\n" {
 		t.Errorf("got %q", got)
 	}
 	got = postBody(t, `<file name="/tmp/p" src="/tmp/s" mode="pipe" rcs="false">sort</file>`, nil)
@@ -98,11 +99,12 @@ func TestRulePostLogSections(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s = numberTemps(s)
 	if c := strings.Count(s, "\n%post --log=/mnt/sysimage/var/log/rocks-install.log"); c != 5 {
 		t.Errorf("%d %%post sections, want 5:\n%s", c, s)
 	}
 	for _, want := range []string{
-		"%post --log=/mnt/sysimage/var/log/rocks-install.log --nochroot\ncat > /tmp/tmpkp0002 << 'ROCKS-KS-POST'\n#!/bin/bash\necho a\n\nROCKS-KS-POST\n/bin/chmod +x /tmp/tmpkp0002\n/tmp/tmpkp0002\n/bin/rm /tmp/tmpkp0002\n%end\n",
+		"%post --log=/mnt/sysimage/var/log/rocks-install.log --nochroot\ncat > /tmp/TEMP## << 'ROCKS-KS-POST'\n#!/bin/bash\necho a\n\nROCKS-KS-POST\n/bin/chmod +x /tmp/TEMP##\n/tmp/TEMP##\n/bin/rm /tmp/TEMP##\n%end\n",
 		"cat >> /var/log/rocks-install.log << 'EOF'\n./nodes/n.xml: begin post section\nEOF\n",
 		"cat >> /var/log/rocks-install.log << 'EOF'\n./nodes/n.xml: end post section\nEOF\n",
 	} {
@@ -113,7 +115,7 @@ func TestRulePostLogSections(t *testing.T) {
 	if strings.Contains(s, "echo b") || strings.Count(s, "/opt/rocks/bin/ci /var/log/rocks-install.log") != 1 {
 		t.Errorf("Post:\n%s", s)
 	}
-	if again, _ := p.Post(); again != s {
+	if again, _ := p.Post(); numberTemps(again) != s {
 		t.Error("a second Post differs")
 	}
 }
@@ -136,5 +138,28 @@ func TestRuleCondTruth(t *testing.T) {
 	n, err := Parse([]byte(`<kickstart><post cond="not a">x</post><post cond="">y</post></kickstart>`), Options{})
 	if err != nil || len(n.Post) != 2 {
 		t.Errorf("unset attribute under not, or empty cond: %v %v", n, err)
+	}
+}
+
+// gen.py:1158-1189: the runnable script is Rocks' config script (no
+// --nochroot sections), after a header and set -e; names are random.
+func TestRuleScript(t *testing.T) {
+	n, err := Parse([]byte(`<kickstart><post>echo a</post><post arg="--nochroot">echo out</post><post interpreter="/usr/bin/python">print 1</post></kickstart>`), Options{Name: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Script("h", n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "#!/bin/bash\n# h\nset -e\n" +
+		"cat > /tmp/TEMP# << 'ROCKS-KS-POST'\n#!/bin/bash\necho a\nROCKS-KS-POST\n/bin/chmod +x /tmp/TEMP#\n/tmp/TEMP# \n/bin/rm /tmp/TEMP# \n" +
+		"cat > /tmp/TEMP## << 'ROCKS-KS-POST'\n#!/usr/bin/python\nprint 1\nROCKS-KS-POST\n/bin/chmod +x /tmp/TEMP##\n/tmp/TEMP## \n/bin/rm /tmp/TEMP## \n"
+	if got := numberTemps(s); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+	s2, _ := Script("h", n)
+	if s2 == s {
+		t.Error("temporary names repeat between renderings")
 	}
 }
