@@ -380,3 +380,30 @@ func TestNodePackagesAreBuilt(t *testing.T) {
 		}
 	}
 }
+
+// Rocks ends a <file> with "chmod PERMS NAME" and no newline (gen.py:703-704,
+// ROCKS_6_2), so text after </file> on the same line would become part of
+// that command.
+func TestNoTextAfterFileEnd(t *testing.T) {
+	for n := range nodeFiles(t) {
+		b, err := os.ReadFile(filepath.Join(repo(t), "nodes", n+".xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad := textAfterFileEnd(string(b)); bad != "" {
+			t.Errorf("%s.xml: text after </file> on its line: %q", n, bad)
+		}
+	}
+	if textAfterFileEnd("<file name=\"/a\" perms=\"0600\">x</file>echo\n") == "" {
+		t.Error("the check missed text after </file>")
+	}
+}
+
+func textAfterFileEnd(src string) string {
+	for _, l := range strings.Split(src, "\n") {
+		if i := strings.Index(l, "</file>"); i >= 0 && strings.TrimSpace(l[i+len("</file>"):]) != "" {
+			return l
+		}
+	}
+	return ""
+}
