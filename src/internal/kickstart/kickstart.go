@@ -110,10 +110,12 @@ func (pr *Profile) Parse(src []byte, opts Options) (*Node, error) {
 func rocksEntities(attrs map[string]string) map[string]string {
 	out := make(map[string]string, len(attrs))
 	for k, v := range attrs {
-		out[k] = strings.ReplaceAll(v, "'", `\'`)
+		out[k] = rocksValue(v)
 	}
 	return out
 }
+
+func rocksValue(v string) string { return strings.ReplaceAll(v, "'", `\'`) }
 
 // AttrValue is how Rocks renders an attribute value: a NULL (getHostAttrs
 // gives Python's None) becomes the text "None".
@@ -270,7 +272,7 @@ func (p *parser) cond(se xml.StartElement) (bool, error) {
 		return false, fmt.Errorf("cond %q: only NAME or \"not NAME\" is supported", c)
 	}
 	v, set := p.opts.Attrs[f[0]]
-	return (set && truthy(rocksEntities(map[string]string{"v": v})["v"])) != neg, nil
+	return (set && truthy(rocksValue(v))) != neg, nil
 }
 
 var attrName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
