@@ -18,7 +18,7 @@ const airbossPort = 8677
 
 // The default port is defined once: no shipped file (code, node files,
 // roll files, docs) carries airboss' port as the agent's. A line may name
-// it only to explain the clash (airboss within two lines before), or as
+// it only to explain the clash (airboss within two lines of it), or as
 // migration 0001's column default, which every insert overrides.
 func TestDefaultPortIsNotAirboss(t *testing.T) {
 	if DefaultPort == airbossPort || DefaultPort < 1024 || DefaultPort > 65535 {
@@ -66,7 +66,7 @@ func airbossLines(name, text string) []string {
 		if !airbossRe.MatchString(l) || strings.Contains(l, "DEFAULT "+strconv.Itoa(airbossPort)) {
 			continue
 		}
-		ctx := strings.ToLower(strings.Join(lines[max(0, i-2):i+1], "\n"))
+		ctx := strings.ToLower(strings.Join(lines[max(0, i-2):min(len(lines), i+3)], "\n"))
 		if strings.Contains(ctx, "airboss") || strings.Contains(ctx, "migration 0001") {
 			continue
 		}
