@@ -33,7 +33,7 @@ TESTENV   := VCLUSTER_BIN=$(CURDIR)/$(BIN) VCLUSTER_ROOT=$(CURDIR) VCLUSTER_GOTO
 all: build
 
 help:
-	@echo "make demo | test | build | rpms | roll | eval | bench | bench-overlay | fuzz | clean"
+	@echo "make demo | test | build | vet | staticcheck | test-race | rpms | roll | eval | bench | bench-overlay | fuzz | clean"
 
 # Debian packages, Go modules, the shipping toolchain and staticcheck;
 # idempotent and quick when all is present.
@@ -64,7 +64,7 @@ staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./src/...
 
 # Integration tests find the built binaries through VCLUSTER_BIN.
-test: deps build vet test-go
+test: deps build vet staticcheck test-go
 
 test-go: test-race
 	$(TESTENV) $(GO) test $(GOTESTFLAGS) $(filter-out $(RACE_LIST),$(shell $(GO) list -e ./src/...))
