@@ -16,7 +16,7 @@ BIN       := $(OUT)/bin
 LDFLAGS   := -s -w -X $(PKG)/src/internal/version.Version=$(VERSION) \
              -X $(PKG)/src/internal/version.Release=$(RELEASE)
 BINARIES  := $(notdir $(wildcard src/cmd/*))
-GOTESTFLAGS ?= -timeout 45m
+GOTESTFLAGS ?= -timeout 45m -count=1
 export GOFLAGS ?= -mod=mod
 TOOLS     := $(CURDIR)/$(OUT)/tools
 STATICCHECK_VERSION ?= v0.8.2
