@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"testing"
 
@@ -14,16 +15,8 @@ import (
 // in 3 sites. Reports the SQL round trips of the transaction; batching keeps
 // them nearly constant in the number of guests.
 func BenchmarkAddVcluster1000(b *testing.B) {
-	dsn := mariadb.NewDatabase(b)
 	ctx := context.Background()
-	d, err := Open(ctx, dsn, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	if _, err := db.Migrate(ctx, d); err != nil {
-		b.Fatal(err)
-	}
+	d := benchDB(ctx, b)
 	for i, s := range []string{"A", "B", "C"} {
 		home := "no"
 		if i == 0 {
@@ -64,14 +57,8 @@ func BenchmarkAddVcluster1000(b *testing.B) {
 
 // BenchmarkAddVcluster10 is the same with 10 guests, to compare round trips.
 func BenchmarkAddVcluster10(b *testing.B) {
-	dsn := mariadb.NewDatabase(b)
 	ctx := context.Background()
-	d, err := Open(ctx, dsn, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer d.Close()
-	db.Migrate(ctx, d)
+	d := benchDB(ctx, b)
 	d.Exec("INSERT INTO vc_sites (Name, Frontend, Home) VALUES ('A', '198.18.0.1', 'yes')")
 	for j := 0; j < 10; j++ {
 		d.Exec("INSERT INTO vc_containers (Site, Host, Agent, CPUs, Mem) SELECT ID, ?, 'x', 16, 65536 FROM vc_sites", fmt.Sprintf("c%d", j))
@@ -90,4 +77,17 @@ func BenchmarkAddVcluster10(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(rts)/float64(b.N), "roundtrips/op")
+}
+
+// benchDB is a fresh migrated database, closed when the benchmark ends.
+func benchDB(ctx context.Context, b *testing.B) *sql.DB {
+	d, err := Open(ctx, mariadb.NewDatabase(b), false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { d.Close() })
+	if _, err := db.Migrate(ctx, d); err != nil {
+		b.Fatal(err)
+	}
+	return d
 }

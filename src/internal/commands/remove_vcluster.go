@@ -19,35 +19,22 @@ sec_node_attributes), its overlay and its vc_* rows, in one transaction.
 It does not touch running machines.`,
 		Args:     []rockscmd.Arg{{Name: "NAME", Doc: "The virtual cluster."}},
 		Examples: []rockscmd.Example{{Cmd: "remove vcluster vc1"}},
-		Run: func(c *rockscmd.Context) error {
-			name := c.Args[0]
-			if err := alloc.ValidName("cluster", name); err != nil {
-				return err
-			}
-			d, err := c.DB()
-			if err != nil {
-				return err
-			}
-			n, err := Remove(c.Ctx, d, name)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(c.Out, "removed virtual cluster %s (%d guests)\n", name, n)
-			return nil
-		},
+		Run: removeRun(func(name string) error { return alloc.ValidName("cluster", name) }, Remove,
+			func(c *rockscmd.Context, name string, n int) {
+				fmt.Fprintf(c.Out, "removed virtual cluster %s (%d guests)\n", name, n)
+			}),
 	})
 }
 
 // Remove deletes a virtual cluster and its guests' Rocks rows in one
 // transaction and returns the number of guests removed.
 func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
-	tx, err := lockedTx(ctx, d)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
+	return inLockedTx(ctx, d, func(tx *sql.Tx) (int, error) { return removeCluster(ctx, tx, name) })
+}
+
+func removeCluster(ctx context.Context, tx *sql.Tx, name string) (int, error) {
 	var id int64
-	err = tx.QueryRowContext(ctx, "SELECT ID FROM vc_clusters WHERE Name = ? FOR UPDATE", name).Scan(&id)
+	err := tx.QueryRowContext(ctx, "SELECT ID FROM vc_clusters WHERE Name = ? FOR UPDATE", name).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("unknown virtual cluster %q", name)
 	}
@@ -83,5 +70,5 @@ func Remove(ctx context.Context, d *sql.DB, name string) (int, error) {
 	); err != nil {
 		return 0, err
 	}
-	return n, tx.Commit()
+	return n, nil
 }

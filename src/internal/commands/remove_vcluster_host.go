@@ -23,24 +23,12 @@ plugin_vcluster.py) before Rocks removes the host; use that, not this.
 A host vcluster does not know is no error.`,
 		Args:     []rockscmd.Arg{{Name: "HOST", Doc: "A Rocks host name."}},
 		Examples: []rockscmd.Example{{Cmd: "remove host vm-vc1-3", Doc: "Remove a guest from Rocks and from its virtual cluster (runs this command)."}},
-		Run: func(c *rockscmd.Context) error {
-			host := c.Args[0]
-			if err := alloc.ValidHost("host", host); err != nil {
-				return err
-			}
-			d, err := c.DB()
-			if err != nil {
-				return err
-			}
-			n, err := RemoveHost(c.Ctx, d, host)
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				fmt.Fprintf(c.Out, "removed %s from its virtual cluster\n", host)
-			}
-			return nil
-		},
+		Run: removeRun(func(host string) error { return alloc.ValidHost("host", host) }, RemoveHost,
+			func(c *rockscmd.Context, host string, n int) {
+				if n > 0 {
+					fmt.Fprintf(c.Out, "removed %s from its virtual cluster\n", host)
+				}
+			}),
 	})
 }
 
@@ -49,13 +37,12 @@ A host vcluster does not know is no error.`,
 // none of Rocks' tables but the guest's vcluster_key secure attribute,
 // which no base plugin of rocks remove host deletes.
 func RemoveHost(ctx context.Context, d *sql.DB, host string) (int, error) {
-	tx, err := lockedTx(ctx, d)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
+	return inLockedTx(ctx, d, func(tx *sql.Tx) (int, error) { return removeHost(ctx, tx, host) })
+}
+
+func removeHost(ctx context.Context, tx *sql.Tx, host string) (int, error) {
 	var node int64
-	err = tx.QueryRowContext(ctx, "SELECT ID FROM nodes WHERE Name = ?", host).Scan(&node)
+	err := tx.QueryRowContext(ctx, "SELECT ID FROM nodes WHERE Name = ?", host).Scan(&node)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = tx.QueryRowContext(ctx, "SELECT Node FROM vc_vms WHERE Name = ?", host).Scan(&node)
 	}
@@ -75,6 +62,43 @@ func RemoveHost(ctx context.Context, d *sql.DB, host string) (int, error) {
 		"UPDATE vc_containers SET Node = NULL WHERE Node = ?",
 		"DELETE FROM vc_vms WHERE Node = ?",
 	); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// removeRun is the Run of a remove command: check the one argument, remove
+// what it names, then report how many guests went.
+func removeRun(valid func(string) error, remove func(context.Context, *sql.DB, string) (int, error),
+	report func(c *rockscmd.Context, name string, n int)) func(*rockscmd.Context) error {
+	return func(c *rockscmd.Context) error {
+		name := c.Args[0]
+		if err := valid(name); err != nil {
+			return err
+		}
+		d, err := c.DB()
+		if err != nil {
+			return err
+		}
+		n, err := remove(c.Ctx, d, name)
+		if err != nil {
+			return err
+		}
+		report(c, name, n)
+		return nil
+	}
+}
+
+// inLockedTx runs f in a transaction that holds the allocation lock and
+// commits only if f succeeds.
+func inLockedTx(ctx context.Context, d *sql.DB, f func(*sql.Tx) (int, error)) (int, error) {
+	tx, err := lockedTx(ctx, d)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	n, err := f(tx)
+	if err != nil {
 		return 0, err
 	}
 	return n, tx.Commit()
