@@ -38,11 +38,7 @@ restarts there from its disk image (a cold move).`,
 	rockscmd.Register(host)
 	// Rocks needs rocks/commands/move/vcluster/__init__.py for the host
 	// command below it; it is this short form rather than an empty module.
-	short := *host
-	short.Noun = []string{"vcluster"}
-	short.Description = "The same as 'rocks move vcluster host'. " + host.Description
-	short.Examples = []rockscmd.Example{{Cmd: "move vcluster vm-vc1-3 container=auto", Doc: "Move vm-vc1-3 to the best other container."}}
-	rockscmd.Register(&short)
+	rockscmd.Register(rockscmd.Alias(host, "vcluster"))
 }
 
 func moveHost(c *rockscmd.Context) error {

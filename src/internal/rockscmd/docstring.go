@@ -32,11 +32,15 @@ func (c *Command) MustBeRoot() bool {
 }
 
 // Docstring returns the command's Python __doc__: tab-indented lines, a
-// description, then the <arg>, <param> and <example> elements.
+// description, then the <arg>, <param> and <example> elements. An alias's
+// is its one-line description, then its command's docstring.
 func Docstring(c *Command) string {
 	var b strings.Builder
 	b.WriteString("\n")
 	para(&b, c.Description)
+	if c.AliasOf != nil {
+		return b.String() + Docstring(c.AliasOf)
+	}
 	for _, a := range c.Args {
 		opt := 0
 		if a.Optional {

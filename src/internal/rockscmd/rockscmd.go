@@ -48,7 +48,20 @@ type Command struct {
 	// NoSchemaCheck lets the command open a database that is not at the
 	// binary's schema version (migrate).
 	NoSchemaCheck bool
-	Run           func(c *Context) error
+	// AliasOf is the command this one is another name for (see Alias).
+	AliasOf *Command
+	Run     func(c *Context) error
+}
+
+// Alias returns another name, verb noun..., for the command of: the same
+// args, params and Run, and of's help after a line that names of.
+func Alias(of *Command, noun ...string) *Command {
+	a := *of
+	a.Noun = noun
+	a.AliasOf = of
+	a.Description = "The same as 'rocks " + of.Name() + "'."
+	a.Examples = nil
+	return &a
 }
 
 // Name is "verb noun ...".

@@ -145,7 +145,7 @@ func TestSynopsisAndRoot(t *testing.T) {
 		t.Fatalf("%v %+v", err, s)
 	}
 	py, err := Shim(c)
-	if err != nil || !strings.Contains(string(py), `a &lt;b&gt; &amp; 'c' \"\"\" \\ d`) || !strings.Contains(string(py), "MustBeRoot = 1") {
+	if err != nil || !strings.Contains(string(py), `a &lt;b&gt; &amp; 'c' \"\"\" \\ d`) || !strings.Contains(string(py), "class Command(vcluster_exec.Command):") {
 		t.Fatalf("%v\n%s", err, py)
 	}
 	if _, err := Shim(&Command{Verb: "migrate"}); !errors.Is(err, ErrNoShim) {
@@ -161,5 +161,24 @@ func TestProgressLines(t *testing.T) {
 	p.Done()
 	if b.String() != "[1/2] one 1\n[2/2] two\n" {
 		t.Fatalf("%q", b.String())
+	}
+}
+
+func TestAliasShim(t *testing.T) {
+	of := &Command{Verb: "move", Noun: []string{"vcluster", "host"}, Description: "Move it.",
+		Args: []Arg{{Name: "GUEST"}}, Examples: []Example{{Cmd: "move vcluster host g"}}}
+	a := Alias(of, "vcluster")
+	doc := Docstring(a)
+	if a.Name() != "move vcluster" || Synopsis(a) != Synopsis(of) || !strings.HasSuffix(doc, Docstring(of)) ||
+		!strings.HasPrefix(doc, "\n\tThe same as 'rocks move vcluster host'.\n") {
+		t.Fatalf("%q: %q", a.Name(), doc)
+	}
+	if _, err := parseDoc(doc); err != nil {
+		t.Fatal(err)
+	}
+	py, err := Shim(a)
+	want := "from rocks.commands.move.vcluster.host import Command as Of\n"
+	if err != nil || !strings.Contains(string(py), want) || !strings.Contains(string(py), `__doc__ = "\n\tThe same as 'rocks move vcluster host'.\n" + Of.__doc__`) {
+		t.Fatalf("%v\n%s", err, py)
 	}
 }

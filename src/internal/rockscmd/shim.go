@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -23,8 +24,9 @@ func ShimPath(c *Command) (string, error) {
 }
 
 // Shim returns the Python source of the command's shim: a Command class
-// whose docstring is the command's help and whose MustBeRoot is Rocks'
-// rule for its verb. The shared code is rocks/commands/vcluster_exec.py.
+// whose docstring is the command's help, on the base class of
+// rocks/commands/vcluster_exec.py that has the command's MustBeRoot. An
+// alias's shim subclasses its command's and prefixes its docstring.
 func Shim(c *Command) ([]byte, error) {
 	if _, err := ShimPath(c); err != nil {
 		return nil, err
@@ -39,18 +41,27 @@ func Shim(c *Command) ([]byte, error) {
 	if _, err := parseDoc(doc); err != nil {
 		return nil, fmt.Errorf("%w for %q: docstring: %v", ErrNoShim, c.Name(), err)
 	}
-	root := 0
+	var b strings.Builder
+	fmt.Fprintf(&b, "# `rocks %s` of the vcluster roll, generated from its command registry"+
+		" (TestShimsGenerated -update); do not edit. See vcluster_exec.py.\n", c.Name())
+	if of := c.AliasOf; of != nil {
+		p, err := ShimPath(of)
+		if err != nil {
+			return nil, err
+		}
+		module := strings.ReplaceAll(path.Dir(p), "/", ".")
+		// strconv.Quote of ASCII text is a Python 2 and 3 string literal.
+		fmt.Fprintf(&b, "from %s import Command as Of\n\nRollName = \"vcluster\"\n\n\n", module)
+		fmt.Fprintf(&b, "class Command(Of):\n\t__doc__ = %s + Of.__doc__\n", strconv.Quote(strings.TrimSuffix(doc, Docstring(of))))
+		return []byte(b.String()), nil
+	}
+	base := "UserCommand"
 	if c.MustBeRoot() {
-		root = 1
+		base = "Command"
 	}
 	pyDoc := strings.NewReplacer(`\`, `\\`, `"""`, `\"\"\"`).Replace(doc)
-	var b strings.Builder
-	fmt.Fprintf(&b, "# vcluster roll: `rocks %s`. Generated from rocks-vcluster's command\n", c.Name())
-	b.WriteString("# registry (go test ./src/internal/commands -run TestShimsGenerated -update);\n")
-	b.WriteString("# do not edit. The shared code is rocks/commands/vcluster_exec.py.\n")
-	b.WriteString("import rocks.commands.vcluster_exec as vcluster_exec\n\n")
-	b.WriteString("RollName = \"vcluster\"\n\n\n")
-	fmt.Fprintf(&b, "class Command(vcluster_exec.Command):\n\t\"\"\"%s\"\"\"\n\n\tMustBeRoot = %d\n", pyDoc, root)
+	b.WriteString("import rocks.commands.vcluster_exec as vcluster_exec\n\nRollName = \"vcluster\"\n\n\n")
+	fmt.Fprintf(&b, "class Command(vcluster_exec.%s):\n\t\"\"\"%s\"\"\"\n", base, pyDoc)
 	return []byte(b.String()), nil
 }
 

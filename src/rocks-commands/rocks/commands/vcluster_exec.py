@@ -2,8 +2,9 @@
 #
 # Every rocks/commands/<verb>/vcluster[/<noun>]/__init__.py of this roll is
 # generated from rocks-vcluster's command registry: a Command class below
-# with the command's help as its docstring (<arg>, <param>, <example>) and
-# its MustBeRoot. Rocks' `rocks` driver imports the module, builds
+# with the command's help as its docstring (<arg>, <param>, <example>), on
+# Command below, or on UserCommand where any user may run it (MustBeRoot =
+# 0, as Rocks' list verb has it). Rocks' `rocks` driver imports the module, builds
 # Command(database) and calls runWrapper(name, args).
 #
 # On a frontend, Command is a subclass of Rocks' own rocks.commands.Command:
@@ -184,3 +185,9 @@ if _RocksCommand is not None:
 else:
 	class Command(_StandIn):
 		"""Runs `rocks-vcluster <verb> <nouns...> ARGS`."""
+
+
+class UserCommand(Command):
+	"""Command for the commands that any user may run."""
+
+	MustBeRoot = 0

@@ -1,6 +1,4 @@
-# vcluster roll: `rocks add vcluster`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks add vcluster` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
@@ -106,5 +104,3 @@ class Command(vcluster_exec.Command):
 	Show where 4 guests of 2 GiB would go on sites B and C.
 	</example>
 	"""
-
-	MustBeRoot = 1

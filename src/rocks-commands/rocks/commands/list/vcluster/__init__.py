@@ -1,12 +1,10 @@
-# vcluster roll: `rocks list vcluster`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks list vcluster` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
 
 
-class Command(vcluster_exec.Command):
+class Command(vcluster_exec.UserCommand):
 	"""
 	List virtual clusters: home site, virtual frontend, guest count, sites
 	used and overlay (never its key).
@@ -21,5 +19,3 @@ class Command(vcluster_exec.Command):
 	<example cmd='list vcluster vc1'>
 	</example>
 	"""
-
-	MustBeRoot = 0

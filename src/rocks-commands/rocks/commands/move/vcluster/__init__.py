@@ -1,57 +1,8 @@
-# vcluster roll: `rocks move vcluster`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
-import rocks.commands.vcluster_exec as vcluster_exec
+# `rocks move vcluster` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
+from rocks.commands.move.vcluster.host import Command as Of
 
 RollName = "vcluster"
 
 
-class Command(vcluster_exec.Command):
-	"""
-	The same as 'rocks move vcluster host'. Move a guest to another VM
-	container, the way vclusterd relocates: the database is changed in one
-	transaction, then the old copy is destroyed and undefined and, only once
-	that is confirmed (or the old container is dead), the guest is defined
-	and started on the new container. The guest restarts there from its disk
-	image (a cold move).
-
-	<arg type='string' name='GUEST' optional='0'>
-	The guest's host name (e.g. vm-vc1-3).
-	</arg>
-
-	<param type='CONTAINER' name='container' optional='1'>
-	The new container: HOST, SITE/HOST, or 'auto' for the best one by
-	placement's rules (required).
-	</param>
-
-	<param type='TIMEOUT' name='timeout' optional='1'>
-	Seconds allowed for each agent call. Default: 30.
-	</param>
-
-	<param type='WAIT' name='wait' optional='1'>
-	Seconds to wait for a sync or vclusterd relocation to finish. Default:
-	60.
-	</param>
-
-	<param type='CONCURRENCY' name='concurrency' optional='1'>
-	Containers asked at once. Default: 128.
-	</param>
-
-	<param type='BRIDGE' name='bridge' optional='1'>
-	Container bridge of the guest's private NIC. Default: eth0.
-	</param>
-
-	<param type='PUBLIC_BRIDGE' name='public-bridge' optional='1'>
-	Container bridge of a virtual frontend's public NIC. Default: eth1.
-	</param>
-
-	<param type='BOOT' name='boot' optional='1'>
-	hvm or pv. Default: hvm.
-	</param>
-
-	<example cmd='move vcluster vm-vc1-3 container=auto'>
-	Move vm-vc1-3 to the best other container.
-	</example>
-	"""
-
-	MustBeRoot = 1
+class Command(Of):
+	__doc__ = "\n\tThe same as 'rocks move vcluster host'.\n" + Of.__doc__

@@ -1,6 +1,4 @@
-# vcluster roll: `rocks remove vcluster`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks remove vcluster` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
@@ -20,5 +18,3 @@ class Command(vcluster_exec.Command):
 	<example cmd='remove vcluster vc1'>
 	</example>
 	"""
-
-	MustBeRoot = 1

@@ -1,6 +1,4 @@
-# vcluster roll: `rocks sync vcluster`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks sync vcluster` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
@@ -56,5 +54,3 @@ class Command(vcluster_exec.Command):
 	Converge every virtual cluster.
 	</example>
 	"""
-
-	MustBeRoot = 1

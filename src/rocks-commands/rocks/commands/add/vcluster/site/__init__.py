@@ -1,6 +1,4 @@
-# vcluster roll: `rocks add vcluster site`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks add vcluster site` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
@@ -48,5 +46,3 @@ class Command(vcluster_exec.Command):
 	Register site B, whose agents serve HTTPS with certificates of B's CA.
 	</example>
 	"""
-
-	MustBeRoot = 1

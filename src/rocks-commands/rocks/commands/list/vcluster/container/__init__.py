@@ -1,12 +1,10 @@
-# vcluster roll: `rocks list vcluster container`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks list vcluster container` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
 
 
-class Command(vcluster_exec.Command):
+class Command(vcluster_exec.UserCommand):
 	"""
 	List the VM containers of all sites with their latest load report and
 	guest count.
@@ -18,5 +16,3 @@ class Command(vcluster_exec.Command):
 	<example cmd='list vcluster container'>
 	</example>
 	"""
-
-	MustBeRoot = 0

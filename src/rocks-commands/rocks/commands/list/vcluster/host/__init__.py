@@ -1,12 +1,10 @@
-# vcluster roll: `rocks list vcluster host`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks list vcluster host` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
 
 
-class Command(vcluster_exec.Command):
+class Command(vcluster_exec.UserCommand):
 	"""
 	List the guests of a virtual cluster: site, container, MAC, overlay IP,
 	CPUs and memory.
@@ -18,5 +16,3 @@ class Command(vcluster_exec.Command):
 	<example cmd='list vcluster host vc1'>
 	</example>
 	"""
-
-	MustBeRoot = 0

@@ -1,12 +1,10 @@
-# vcluster roll: `rocks list vcluster site`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks list vcluster site` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
 
 
-class Command(vcluster_exec.Command):
+class Command(vcluster_exec.UserCommand):
 	"""
 	List the registered sites: frontend, agent port, key file and key id
 	(never the key).
@@ -14,5 +12,3 @@ class Command(vcluster_exec.Command):
 	<example cmd='list vcluster site'>
 	</example>
 	"""
-
-	MustBeRoot = 0

@@ -1,12 +1,10 @@
-# vcluster roll: `rocks list vcluster status`. Generated from rocks-vcluster's command
-# registry (go test ./src/internal/commands -run TestShimsGenerated -update);
-# do not edit. The shared code is rocks/commands/vcluster_exec.py.
+# `rocks list vcluster status` of the vcluster roll, generated from its command registry (TestShimsGenerated -update); do not edit. See vcluster_exec.py.
 import rocks.commands.vcluster_exec as vcluster_exec
 
 RollName = "vcluster"
 
 
-class Command(vcluster_exec.Command):
+class Command(vcluster_exec.UserCommand):
 	"""
 	List every guest with its desired state (the database) and its actual
 	state (asked from the containers' agents now): site, container, the
@@ -24,5 +22,3 @@ class Command(vcluster_exec.Command):
 	<example cmd='list vcluster status vc1'>
 	</example>
 	"""
-
-	MustBeRoot = 0
