@@ -36,6 +36,7 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/mariadb"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/proc"
 )
 
 // Bed is one test's world.
@@ -224,11 +225,10 @@ func (a *Agent) start() error {
 	cmd := exec.Command(a.bed.bin, "-config", a.cfg, "-listen", listen)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	done, err := proc.Start(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
 	a.cmd, a.done = cmd, done
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

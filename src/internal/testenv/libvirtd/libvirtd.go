@@ -26,6 +26,7 @@ import (
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/proc"
 )
 
 // Program is Debian's libvirtd.
@@ -118,11 +119,10 @@ func (d *Daemon) launch(uid, gid int) error {
 		Pdeathsig:  syscall.SIGKILL, // never outlive the test process
 		Setpgid:    true,
 	}
-	if err := cmd.Start(); err != nil {
+	done, err := proc.Start(cmd)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
 	d.cmd, d.done = cmd, done
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -159,19 +159,7 @@ func (d *Daemon) Stop() {
 	os.RemoveAll(d.Dir)
 }
 
-func (d *Daemon) kill() {
-	select {
-	case <-d.done:
-	default:
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.done:
-		case <-time.After(5 * time.Second):
-			d.cmd.Process.Kill()
-			<-d.done
-		}
-	}
-}
+func (d *Daemon) kill() { proc.Stop(d.cmd, d.done, 5*time.Second) }
 
 // Restart stops the daemon and starts a new one on the same socket, as a
 // container's libvirtd restart would (the test driver's guests are gone).

@@ -31,6 +31,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/proc"
 )
 
 // Server is one running private mariadbd.
@@ -83,7 +84,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, Socket: filepath.Join(dir, "mysql.sock"), done: make(chan struct{})}
+	s := &Server{Dir: dir, Socket: filepath.Join(dir, "mysql.sock")}
 	data := filepath.Join(dir, "data")
 	// A private tmpdir: servers started at once by parallel test packages
 	// otherwise collide on /tmp/#sql-temptable-* names.
@@ -114,11 +115,10 @@ func Start() (*Server, error) {
 		"--max-connections=200", "--character-set-server=utf8mb4")
 	// Die with the test process even if RunMain is not used.
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := s.cmd.Start(); err != nil {
+	if s.done, err = proc.Start(s.cmd); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("mariadbd: %v", err)
 	}
-	go func() { s.cmd.Wait(); close(s.done) }()
 
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -147,13 +147,7 @@ func Start() (*Server, error) {
 // Stop terminates the server (SIGTERM, then SIGKILL) and removes its folder.
 func (s *Server) Stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.done:
-		case <-time.After(20 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.done
-		}
+		proc.Stop(s.cmd, s.done, 20*time.Second)
 	}
 	os.RemoveAll(s.Dir)
 }
