@@ -3,7 +3,6 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
@@ -20,15 +19,9 @@ and undefined and, only once that is confirmed (or the old container is
 dead), the guest is defined and started on the new container. The guest
 restarts there from its disk image (a cold move).`,
 		Args: []rockscmd.Arg{{Name: "GUEST", Doc: "The guest's host name (e.g. vm-vc1-3)."}},
-		Params: []rockscmd.Param{
+		Params: append([]rockscmd.Param{
 			{Name: "container", Doc: "The new container: HOST, SITE/HOST, or 'auto' for the best one by placement's rules (required)."},
-			{Name: "timeout", Default: fmt.Sprint(int(controller.DefaultCallTimeout / time.Second)), Doc: "Seconds allowed for each agent call."},
-			{Name: "wait", Default: "60", Doc: "Seconds to wait for a sync or vclusterd relocation to finish."},
-			{Name: "concurrency", Default: fmt.Sprint(controller.DefaultConcurrency), Doc: "Containers asked at once."},
-			{Name: "bridge", Default: controller.DefaultBridge, Doc: "Container bridge of the guest's private NIC."},
-			{Name: "public-bridge", Default: controller.DefaultPublicBridge, Doc: "Container bridge of a virtual frontend's public NIC."},
-			{Name: "boot", Default: agentapi.BootHVM, Doc: "hvm or pv."},
-		},
+		}, controllerParams...),
 		Examples: []rockscmd.Example{
 			{Cmd: "move vcluster host vm-vc1-3 container=B/vm-container-0-2", Doc: "Move vm-vc1-3 to a container of site B."},
 			{Cmd: "move vcluster host vm-vc1-3 container=auto", Doc: "Move it to the best other container."},
@@ -61,15 +54,7 @@ func moveHost(c *rockscmd.Context) error {
 			return err
 		}
 	}
-	opt, wait, err := controllerOptions(c)
-	if err != nil {
-		return err
-	}
-	d, err := c.DB()
-	if err != nil {
-		return err
-	}
-	lock, err := controller.Acquire(c.Ctx, d, wait)
+	opt, d, lock, err := lockedController(c, nil)
 	if err != nil {
 		return err
 	}

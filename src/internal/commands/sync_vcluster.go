@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,15 +24,8 @@ parallel; an unreachable one is reported and does not stop the others. A
 guest is never started while an old copy of it may still run (see
 docs/controller.md). Exit status 0 only when every guest in scope runs
 where the database says.`,
-		Args: []rockscmd.Arg{{Name: "NAME", Optional: true, Doc: "Only this virtual cluster (default: all)."}},
-		Params: []rockscmd.Param{
-			{Name: "concurrency", Default: fmt.Sprint(controller.DefaultConcurrency), Doc: "Containers worked on at once."},
-			{Name: "timeout", Default: fmt.Sprint(int(controller.DefaultCallTimeout / time.Second)), Doc: "Seconds allowed for each agent call."},
-			{Name: "wait", Default: "60", Doc: "Seconds to wait for another sync, move or vclusterd relocation to finish."},
-			{Name: "bridge", Default: controller.DefaultBridge, Doc: "Container bridge of a guest's private NIC (new guests)."},
-			{Name: "public-bridge", Default: controller.DefaultPublicBridge, Doc: "Container bridge of a virtual frontend's public NIC (new guests)."},
-			{Name: "boot", Default: controller.DefaultBoot, Doc: "hvm (network boot, then disk) or pv (pygrub) for new guests."},
-		},
+		Args:   []rockscmd.Arg{{Name: "NAME", Optional: true, Doc: "Only this virtual cluster (default: all)."}},
+		Params: controllerParams,
 		Examples: []rockscmd.Example{
 			{Cmd: "sync vcluster vc1", Doc: "Start the guests of vc1 that are not running yet."},
 			{Cmd: "sync vcluster", Doc: "Converge every virtual cluster."},
@@ -40,7 +34,18 @@ where the database says.`,
 	})
 }
 
-// controllerOptions reads the parameters shared by sync and move.
+// controllerParams are the parameters of sync and move, which both run the
+// controller; controllerOptions reads them.
+var controllerParams = []rockscmd.Param{
+	{Name: "concurrency", Default: fmt.Sprint(controller.DefaultConcurrency), Doc: "Containers worked on at once."},
+	{Name: "timeout", Default: fmt.Sprint(int(controller.DefaultCallTimeout / time.Second)), Doc: "Seconds allowed for each agent call."},
+	{Name: "wait", Default: "60", Doc: "Seconds to wait for another sync, move or vclusterd relocation to finish."},
+	{Name: "bridge", Default: controller.DefaultBridge, Doc: "Container bridge of a guest's private NIC (guests it defines)."},
+	{Name: "public-bridge", Default: controller.DefaultPublicBridge, Doc: "Container bridge of a virtual frontend's public NIC (guests it defines)."},
+	{Name: "boot", Default: controller.DefaultBoot, Doc: "hvm (network boot, then disk) or pv (pygrub), for guests it defines."},
+}
+
+// controllerOptions reads controllerParams.
 func controllerOptions(c *rockscmd.Context) (controller.Options, time.Duration, error) {
 	var o controller.Options
 	var err error
@@ -68,6 +73,27 @@ func controllerOptions(c *rockscmd.Context) (controller.Options, time.Duration, 
 	return o, time.Duration(wait) * time.Second, nil
 }
 
+// lockedController reads controllerParams, opens the database, runs check
+// (if any) and takes the controller lock, as sync and move do before they
+// converge; the caller releases the lock.
+func lockedController(c *rockscmd.Context, check func(*sql.DB) error) (controller.Options, *sql.DB, *controller.Lock, error) {
+	opt, wait, err := controllerOptions(c)
+	if err != nil {
+		return opt, nil, nil, err
+	}
+	d, err := c.DB()
+	if err != nil {
+		return opt, nil, nil, err
+	}
+	if check != nil {
+		if err := check(d); err != nil {
+			return opt, nil, nil, err
+		}
+	}
+	lock, err := controller.Acquire(c.Ctx, d, wait)
+	return opt, d, lock, err
+}
+
 func syncVcluster(c *rockscmd.Context) error {
 	var name string
 	if len(c.Args) == 1 {
@@ -76,15 +102,10 @@ func syncVcluster(c *rockscmd.Context) error {
 			return err
 		}
 	}
-	opt, wait, err := controllerOptions(c)
-	if err != nil {
-		return err
-	}
-	d, err := c.DB()
-	if err != nil {
-		return err
-	}
-	if name != "" {
+	opt, d, lock, err := lockedController(c, func(d *sql.DB) error {
+		if name == "" {
+			return nil
+		}
 		var n int
 		if err := d.QueryRowContext(c.Ctx, `SELECT (SELECT COUNT(*) FROM vc_clusters WHERE Name = ?)
 			+ (SELECT COUNT(*) FROM vc_copies WHERE Cluster = ?)`, name, name).Scan(&n); err != nil {
@@ -93,15 +114,15 @@ func syncVcluster(c *rockscmd.Context) error {
 		if n == 0 {
 			return fmt.Errorf("unknown virtual cluster %q", name)
 		}
-	}
-	var prog *rockscmd.Progress
-	opt.Begin = func(total int) { prog = rockscmd.NewProgress(c.Out, total) }
-	opt.Progress = func(r controller.ContainerResult) { prog.Step("%s", describe(r)) }
-	lock, err := controller.Acquire(c.Ctx, d, wait)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
+	var prog *rockscmd.Progress
+	opt.Begin = func(total int) { prog = rockscmd.NewProgress(c.Out, total) }
+	opt.Progress = func(r controller.ContainerResult) { prog.Step("%s", describe(r)) }
 	rep, err := controller.New(d, opt).Reconcile(c.Ctx, controller.Filter{Cluster: name})
 	if prog != nil {
 		prog.Done()

@@ -33,17 +33,18 @@ class Command(vcluster_exec.Command):
 	</param>
 
 	<param type='BRIDGE' name='bridge' optional='1'>
-	Container bridge of a guest's private NIC (new guests). Default: eth0.
+	Container bridge of a guest's private NIC (guests it defines). Default:
+	eth0.
 	</param>
 
 	<param type='PUBLIC_BRIDGE' name='public-bridge' optional='1'>
-	Container bridge of a virtual frontend's public NIC (new guests).
+	Container bridge of a virtual frontend's public NIC (guests it defines).
 	Default: eth1.
 	</param>
 
 	<param type='BOOT' name='boot' optional='1'>
-	hvm (network boot, then disk) or pv (pygrub) for new guests. Default:
-	hvm.
+	hvm (network boot, then disk) or pv (pygrub), for guests it defines.
+	Default: hvm.
 	</param>
 
 	<example cmd='sync vcluster vc1'>

@@ -21,29 +21,32 @@ class Command(vcluster_exec.Command):
 	placement's rules (required).
 	</param>
 
+	<param type='CONCURRENCY' name='concurrency' optional='1'>
+	Containers worked on at once. Default: 128.
+	</param>
+
 	<param type='TIMEOUT' name='timeout' optional='1'>
 	Seconds allowed for each agent call. Default: 30.
 	</param>
 
 	<param type='WAIT' name='wait' optional='1'>
-	Seconds to wait for a sync or vclusterd relocation to finish. Default:
-	60.
-	</param>
-
-	<param type='CONCURRENCY' name='concurrency' optional='1'>
-	Containers asked at once. Default: 128.
+	Seconds to wait for another sync, move or vclusterd relocation to
+	finish. Default: 60.
 	</param>
 
 	<param type='BRIDGE' name='bridge' optional='1'>
-	Container bridge of the guest's private NIC. Default: eth0.
+	Container bridge of a guest's private NIC (guests it defines). Default:
+	eth0.
 	</param>
 
 	<param type='PUBLIC_BRIDGE' name='public-bridge' optional='1'>
-	Container bridge of a virtual frontend's public NIC. Default: eth1.
+	Container bridge of a virtual frontend's public NIC (guests it defines).
+	Default: eth1.
 	</param>
 
 	<param type='BOOT' name='boot' optional='1'>
-	hvm or pv. Default: hvm.
+	hvm (network boot, then disk) or pv (pygrub), for guests it defines.
+	Default: hvm.
 	</param>
 
 	<example cmd='move vcluster host vm-vc1-3 container=B/vm-container-0-2'>
