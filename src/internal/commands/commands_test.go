@@ -73,6 +73,15 @@ func (e *env) fail(want string, args ...string) {
 	}
 }
 
+// unchanged fails the test, saying what did it, if the rows differ from
+// the snapshot before.
+func (e *env) unchanged(before, what string) {
+	e.t.Helper()
+	if after := e.snapshot(); after != before {
+		e.t.Fatalf("%s:\n%s\n%s", what, before, after)
+	}
+}
+
 func (e *env) count(q string, a ...any) int {
 	e.t.Helper()
 	var n int
@@ -204,9 +213,7 @@ func TestAddListRemove(t *testing.T) {
 		t.Fatal(out)
 	}
 	e.must("remove", "vcluster", "vc2")
-	if after := e.snapshot(); after != before {
-		t.Fatalf("remove left rows:\n%s\n%s", before, after)
-	}
+	e.unchanged(before, "remove left rows")
 	e.fail(`unknown virtual cluster "vc1"`, "remove", "vcluster", "vc1")
 }
 
@@ -271,9 +278,7 @@ func TestBadInput(t *testing.T) {
 	} {
 		e.fail(tc.want, tc.args...)
 	}
-	if after := e.snapshot(); after != before {
-		t.Fatalf("bad input changed the database:\n%s\n%s", before, after)
-	}
+	e.unchanged(before, "bad input changed the database")
 	if _, err := os.Stat("/tmp/pwned"); err == nil {
 		t.Fatal("shell injection")
 	}
@@ -289,9 +294,7 @@ func TestAddIsOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.fail("CONSTRAINT", "add", "vcluster", "vc1", "nodes=6")
-	if after := e.snapshot(); after != before {
-		t.Fatalf("failed add left rows:\n%s\n%s", before, after)
-	}
+	e.unchanged(before, "failed add left rows")
 }
 
 func TestConcurrentAdds(t *testing.T) {
