@@ -33,13 +33,14 @@ func listVclusters(c *rockscmd.Context) error {
 		o.Subnet, o.Community, o.Supernodes, o.Protocol, k.Policy
 		FROM vc_clusters k JOIN vc_sites s ON s.ID = k.Site JOIN vc_overlays o ON o.Cluster = k.ID
 		LEFT JOIN nodes f ON f.ID = k.Frontend`
+	name, err := optionalCluster(c)
+	if err != nil {
+		return err
+	}
 	var args []any
-	if len(c.Args) == 1 {
-		if err := alloc.ValidName("cluster", c.Args[0]); err != nil {
-			return err
-		}
+	if name != "" {
 		q += " WHERE k.Name = ?"
-		args = append(args, c.Args[0])
+		args = append(args, name)
 	}
 	d, err := c.DB()
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rocksclusters/vcluster/src/internal/alloc"
 	"github.com/rocksclusters/vcluster/src/internal/controller"
 	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
@@ -30,12 +29,9 @@ guest that also runs somewhere else is flagged.`,
 }
 
 func listStatus(c *rockscmd.Context) error {
-	var name string
-	if len(c.Args) == 1 {
-		name = c.Args[0]
-		if err := alloc.ValidName("cluster", name); err != nil {
-			return err
-		}
+	name, err := optionalCluster(c)
+	if err != nil {
+		return err
 	}
 	secs, err := c.IntParam("timeout", 1, 600)
 	if err != nil {

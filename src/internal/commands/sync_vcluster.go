@@ -94,13 +94,19 @@ func lockedController(c *rockscmd.Context, check func(*sql.DB) error) (controlle
 	return opt, d, lock, err
 }
 
+// optionalCluster is the optional NAME argument of a command that works on
+// one virtual cluster or all ("" for all).
+func optionalCluster(c *rockscmd.Context) (string, error) {
+	if len(c.Args) == 0 {
+		return "", nil
+	}
+	return c.Args[0], alloc.ValidName("cluster", c.Args[0])
+}
+
 func syncVcluster(c *rockscmd.Context) error {
-	var name string
-	if len(c.Args) == 1 {
-		name = c.Args[0]
-		if err := alloc.ValidName("cluster", name); err != nil {
-			return err
-		}
+	name, err := optionalCluster(c)
+	if err != nil {
+		return err
 	}
 	opt, d, lock, err := lockedController(c, func(d *sql.DB) error {
 		if name == "" {
