@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
+	"github.com/rocksclusters/vcluster/src/internal/overlay/config"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/guestroot"
 )
@@ -50,18 +50,6 @@ func runPost(t *testing.T, r *guestroot.Root, script string) string {
 	return string(out)
 }
 
-// edgeConfig is docs/architecture.md's edge configuration file.
-type edgeConfig struct {
-	Device     string   `toml:"device"`
-	Address    string   `toml:"address"`
-	MAC        string   `toml:"mac"`
-	Community  string   `toml:"community"`
-	KeyFile    string   `toml:"key_file"`
-	Supernodes []string `toml:"supernodes"`
-	Protocol   string   `toml:"protocol"`
-	MTU        int      `toml:"mtu"`
-}
-
 func renderGuest(t *testing.T, attrs map[string]string) string {
 	t.Helper()
 	if err := ValidateGuest(attrs); err != nil {
@@ -102,13 +90,10 @@ func TestGuestPostInThrowAwayRoot(t *testing.T) {
 		t.Errorf("edge.key mode %v, want 0600", st.Mode().Perm())
 	}
 
-	var c edgeConfig
-	md, err := toml.DecodeFile(filepath.Join(etc, "edge.toml"), &c)
-	must(t, err)
-	if u := md.Undecoded(); len(u) > 0 {
-		t.Errorf("edge.toml has unknown keys %v", u)
-	}
-	want := edgeConfig{
+	// Read as the edge reads it: unknown keys are an error.
+	var c config.Edge
+	must(t, config.Load(filepath.Join(etc, "edge.toml"), &c))
+	want := config.Edge{
 		Device: "vc0", Address: "100.64.0.5/24", MAC: "02:5c:00:00:00:05",
 		Community: "vc-demo", KeyFile: "/etc/vcluster/edge.key",
 		Supernodes: []string{"198.18.0.1:7654", "198.18.1.1:7655"},
