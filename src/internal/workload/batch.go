@@ -197,24 +197,14 @@ func check(out, name string) TaskResult {
 		t.Err = "vina exit code " + f[0]
 		return t
 	}
-	logData, err := os.ReadFile(filepath.Join(out, name+".log"))
+	fromLog, err := readAffinity(filepath.Join(out, name+".log"), "log: ", ParseVinaLog)
 	if err != nil {
 		t.Err = err.Error()
 		return t
 	}
-	fromLog, err := ParseVinaLog(string(logData))
-	if err != nil {
-		t.Err = "log: " + err.Error()
-		return t
-	}
-	poses, err := os.ReadFile(filepath.Join(out, name+".pdbqt"))
+	fromOut, err := readAffinity(filepath.Join(out, name+".pdbqt"), "poses: ", ParseVinaOut)
 	if err != nil {
 		t.Err = err.Error()
-		return t
-	}
-	fromOut, err := ParseVinaOut(string(poses))
-	if err != nil {
-		t.Err = "poses: " + err.Error()
 		return t
 	}
 	// The log prints 4 significant digits, the poses 3 decimals; the poses
@@ -275,4 +265,18 @@ func unixString(t time.Time) string {
 		return "-"
 	}
 	return fmt.Sprintf("%d.%03d", t.Unix(), t.Nanosecond()/1e6)
+}
+
+// readAffinity reads a Vina output file and parses it; a parse error is
+// prefixed with what (the file's read error is not).
+func readAffinity(path, what string, parse func(string) (Affinity, error)) (Affinity, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Affinity{}, err
+	}
+	a, err := parse(string(data))
+	if err != nil {
+		return Affinity{}, fmt.Errorf("%s%w", what, err)
+	}
+	return a, nil
 }
