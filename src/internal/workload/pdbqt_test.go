@@ -83,20 +83,15 @@ func TestParseVina(t *testing.T) {
 	}
 }
 
-func FuzzParseVinaLog(f *testing.F) {
-	f.Add(vinaLog)
-	f.Fuzz(func(t *testing.T, s string) {
-		a, err := ParseVinaLog(s)
-		if err == nil && a.Modes < 1 {
-			t.Fatalf("no modes but no error: %+v", a)
-		}
-	})
-}
+func FuzzParseVinaLog(f *testing.F) { fuzzAffinity(f, vinaLog, ParseVinaLog) }
 
-func FuzzParseVinaOut(f *testing.F) {
-	f.Add(vinaPoses)
+func FuzzParseVinaOut(f *testing.F) { fuzzAffinity(f, vinaPoses, ParseVinaOut) }
+
+// fuzzAffinity: what parse accepts has at least one mode.
+func fuzzAffinity(f *testing.F, seed string, parse func(string) (Affinity, error)) {
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, s string) {
-		a, err := ParseVinaOut(s)
+		a, err := parse(s)
 		if err == nil && a.Modes < 1 {
 			t.Fatalf("no modes but no error: %+v", a)
 		}
