@@ -2,12 +2,21 @@
 # Overlay benchmark (`make bench-overlay`): iperf3 TCP throughput and ping
 # RTT between two network namespaces joined by a veth pair, for
 #   (a) the raw veth link, (b) Debian's n2n v1 (edge + supernode),
-#   (c) vcluster-edge in v1-compatible mode, (d) vcluster-edge native.
+#   (c) vcluster-edge in v1-compatible mode, (d) vcluster-edge native,
+#   (e) wireguard-go (userspace TUN, configured with Debian's wg),
+#   (f) Debian's nebula (static host map, no lighthouse).
 # The supernode runs next to the first edge. The LAST line is
-#   overlay: native/n2n_v1=<ratio> compat/n2n_v1=<ratio> native/veth=<ratio> rtt_native_us=<median>
+#   overlay: native/n2n_v1=<r> compat/n2n_v1=<r> native/wggo=<r> native/veth=<r> rtt_native_us=<m> rtt_n2n_v1_us=<m> rtt_veth_us=<m>
+# A peer that cannot be built or installed is reported on one line and
+# counted as NA, never as a number.
 # Needs root, iproute2, iperf3, Debian's n2n; VCLUSTER_BIN = built binaries.
+# Optional peers: wireguard-go (built here through the Go module proxy into
+# build/tools) with wg (wireguard-tools), nebula and nebula-cert (nebula).
 set -euo pipefail
 BIN=${VCLUSTER_BIN:?set VCLUSTER_BIN to the folder of built binaries}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WGGO_VERSION=${WGGO_VERSION:-v0.0.0-20260522210424-ecfc5a8d5446} # newest on the proxy, 2026-12-03
+WGGO=$ROOT/build/tools/wireguard
 SECS=${BENCH_SECS:-5}
 id=$$
 A=vbA$id B=vbB$id VA=vbx$id VB=vby$id
@@ -127,8 +136,66 @@ for mode in v1 native; do
 	fi
 done
 
+# wireguard-go: one userspace daemon per namespace, keys made by wg genkey
+# in the private temp dir (never printed), configured over its UAPI socket.
+wggo=NA wggo_rtt=NA
+if ! command -v wg >/dev/null; then
+	echo "wireguard-go: not measured: wg not installed (wireguard-tools; make deps)" >&2
+elif [ ! -x "$WGGO" ] && ! GOBIN=$ROOT/build/tools go install "golang.zx2c4.com/wireguard@$WGGO_VERSION" >"$tmp/wggo-build.log" 2>&1; then
+	echo "wireguard-go: not measured: go install golang.zx2c4.com/wireguard@$WGGO_VERSION failed: $(tail -n1 "$tmp/wggo-build.log")" >&2
+else
+	(umask 077; for s in a b; do wg genkey > "$tmp/wg-$s.key"; wg pubkey < "$tmp/wg-$s.key" > "$tmp/wg-$s.pub"; done)
+	wg_up() { # wg_up NS DEV SIDE OTHER ADDR PEER_ADDR PEER_UNDERLAY
+		bg "$1" "$tmp/edge-wggo-$3.log" "$WGGO" -f "$2"
+		for _ in $(seq 1 50); do [ -S "/var/run/wireguard/$2.sock" ] && break; sleep 0.1; done
+		ip netns exec "$1" wg set "$2" listen-port 51820 private-key "$tmp/wg-$3.key" \
+			peer "$(cat "$tmp/wg-$4.pub")" endpoint "$7:51820" allowed-ips "$6/32"
+		ip -n "$1" addr add "$5/24" dev "$2"
+		ip -n "$1" link set "$2" up
+	}
+	wg_up "$A" "wgA$id" a b 100.64.4.1 100.64.4.2 198.18.0.2
+	wg_up "$B" "wgB$id" b a 100.64.4.2 100.64.4.1 198.18.0.1
+	measure wggo 100.64.4.2 > "$tmp/r-wggo"; read -r wggo wggo_rtt < "$tmp/r-wggo"
+fi
+
+# nebula: a CA and two host certs made here; each host knows the other's
+# underlay address from static_host_map, so no lighthouse is needed.
+nebula=NA nebula_rtt=NA
+if ! command -v nebula >/dev/null || ! command -v nebula-cert >/dev/null; then
+	echo "nebula: not measured: nebula not installed (make deps)" >&2
+else
+	(umask 077; cd "$tmp"
+		nebula-cert ca -name bench -out-crt neb-ca.crt -out-key neb-ca.key
+		nebula-cert sign -ca-crt neb-ca.crt -ca-key neb-ca.key -name a -ip 100.64.5.1/24 -out-crt neb-a.crt -out-key neb-a.key
+		nebula-cert sign -ca-crt neb-ca.crt -ca-key neb-ca.key -name b -ip 100.64.5.2/24 -out-crt neb-b.crt -out-key neb-b.key)
+	neb_conf() { # neb_conf SIDE DEV LISTEN PEER_OVERLAY PEER_UNDERLAY
+		cat > "$tmp/neb-$1.yml" <<EOC
+pki: {ca: "$tmp/neb-ca.crt", cert: "$tmp/neb-$1.crt", key: "$tmp/neb-$1.key"}
+static_host_map: {"$4": ["$5:4242"]}
+lighthouse: {am_lighthouse: false, hosts: []}
+listen: {host: "$3", port: 4242}
+punchy: {punch: false}
+tun: {dev: "$2", mtu: 1300}
+logging: {level: info}
+firewall:
+  outbound: [{port: any, proto: any, host: any}]
+  inbound: [{port: any, proto: any, host: any}]
+EOC
+	}
+	neb_conf a "nbA$id" 198.18.0.1 100.64.5.2 198.18.0.2
+	neb_conf b "nbB$id" 198.18.0.2 100.64.5.1 198.18.0.1
+	bg "$A" "$tmp/edge-nebula-a.log" nebula -config "$tmp/neb-a.yml"
+	bg "$B" "$tmp/edge-nebula-b.log" nebula -config "$tmp/neb-b.yml"
+	measure nebula 100.64.5.2 > "$tmp/r-nebula"; read -r nebula nebula_rtt < "$tmp/r-nebula"
+fi
+
 ok=1
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b > 0 else 0))" "$1" "$2"; }
-echo "throughput Gbit/s: veth=$veth n2n_v1=$n2n compat=$compat native=$native; median RTT us: veth=$veth_rtt n2n_v1=$n2n_rtt compat=$compat_rtt native=$native_rtt"
-echo "edges' CPU ms per MB carried: n2n_v1=${cpu_per_mb[n2n_v1]} compat=${cpu_per_mb[compat]} native=${cpu_per_mb[native]}"
-echo "overlay: native/n2n_v1=$(ratio "$native" "$n2n") compat/n2n_v1=$(ratio "$compat" "$n2n") native/veth=$(ratio "$native" "$veth") rtt_native_us=$native_rtt"
+ratio() { # ratio A B: A/B, or NA when either is not a measured number
+	case "$1$2" in *NA*) echo NA; return ;; esac
+	python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b > 0 else 0))" "$1" "$2"
+}
+echo "throughput Gbit/s: veth=$veth n2n_v1=$n2n compat=$compat native=$native wggo=$wggo nebula=$nebula; median RTT us: veth=$veth_rtt n2n_v1=$n2n_rtt compat=$compat_rtt native=$native_rtt wggo=$wggo_rtt nebula=$nebula_rtt"
+echo "edges' CPU ms per MB carried: n2n_v1=${cpu_per_mb[n2n_v1]} compat=${cpu_per_mb[compat]} native=${cpu_per_mb[native]} wggo=${cpu_per_mb[wggo]:-NA} nebula=${cpu_per_mb[nebula]:-NA}"
+echo "wireguard-go: ${wggo} Gbit/s, median RTT ${wggo_rtt} us"
+echo "nebula: ${nebula} Gbit/s, median RTT ${nebula_rtt} us"
+echo "overlay: native/n2n_v1=$(ratio "$native" "$n2n") compat/n2n_v1=$(ratio "$compat" "$n2n") native/wggo=$(ratio "$native" "$wggo") native/veth=$(ratio "$native" "$veth") rtt_native_us=$native_rtt rtt_n2n_v1_us=$n2n_rtt rtt_veth_us=$veth_rtt"

@@ -15,6 +15,9 @@ NEEDS='
 /usr/sbin/edge                n2n
 /usr/bin/supernode            n2n
 /usr/bin/iperf3               iperf3
+/usr/bin/wg                   wireguard-tools
+/usr/bin/nebula               nebula
+/usr/bin/nebula-cert          nebula
 /usr/bin/rpmbuild             rpm
 /usr/bin/xorriso              xorriso
 /usr/sbin/ip                  iproute2
