@@ -42,20 +42,30 @@ const (
 // one). Every table is written in batches (db.Batch), so the round trips
 // barely grow with the number of guests. It sets res.Guests[i].node.
 func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
-	s, guests := h.spec, h.res.Guests
-	private, addrs, err := privateAddrs(ctx, tx, len(guests))
-	if err != nil {
+	if err := insertNodes(ctx, tx, h); err != nil {
 		return err
 	}
-	names := make([]string, len(guests))
+	if err := insertNodeRows(ctx, tx, h); err != nil {
+		return err
+	}
+	if err := insertDisks(ctx, tx, h); err != nil {
+		return err
+	}
+	return insertAttributes(ctx, tx, h)
+}
+
+// insertNodes writes the guests' nodes rows and records each guest's node
+// ID, which every other row refers to.
+func insertNodes(ctx context.Context, tx *rt, h hostRows) error {
+	guests := h.res.Guests
+	names := guestNames(guests)
 	nodes := &db.Batch{Exec: tx, Head: "INSERT INTO nodes (Name, Membership, CPUs, Rack, Rank, Arch, OS) VALUES ", Tuple: "(?,?,?,?,?,?,'linux')"}
 	for i, g := range guests {
-		names[i] = g.Name
 		mem := h.ids.guestMem
 		if g.Role == "frontend" {
 			mem = h.ids.frontendMem
 		}
-		if err := nodes.Add(ctx, g.Name, mem, s.CPUs, 0, i, "x86_64"); err != nil {
+		if err := nodes.Add(ctx, g.Name, mem, h.spec.CPUs, 0, i, "x86_64"); err != nil {
 			return err
 		}
 	}
@@ -72,7 +82,26 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 			return fmt.Errorf("node %s vanished during insert", g.Name)
 		}
 	}
+	return nil
+}
 
+func guestNames(guests []Guest) []string {
+	names := make([]string, len(guests))
+	for i, g := range guests {
+		names[i] = g.Name
+	}
+	return names
+}
+
+// insertNodeRows writes what hangs off each node: its interfaces (eth0 on
+// the private subnet, a virtual frontend's eth1), vm_nodes, catindex and
+// the overlay key as a secure attribute.
+func insertNodeRows(ctx context.Context, tx *rt, h hostRows) error {
+	guests := h.res.Guests
+	private, addrs, err := privateAddrs(ctx, tx, len(guests))
+	if err != nil {
+		return err
+	}
 	nets := &db.Batch{Exec: tx, Head: "INSERT INTO networks (Node, MAC, IP, Name, Device, Subnet) VALUES ", Tuple: "(?,?,?,?,?,?)"}
 	vmn := &db.Batch{Exec: tx, Head: "INSERT INTO vm_nodes (PhysNode, Node, Mem, Slice, Virt_Type) VALUES ", Tuple: "(?,?,?,0,'" + guestVirtType + "')"}
 	cat := &db.Batch{Exec: tx, Head: "INSERT INTO catindex (Name, Category) VALUES ", Tuple: "(?,?)"}
@@ -86,7 +115,7 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 				return clash(err)
 			}
 		}
-		if err := vmn.Add(ctx, g.physNode, g.node, s.Mem); err != nil {
+		if err := vmn.Add(ctx, g.physNode, g.node, h.spec.Mem); err != nil {
 			return clash(err)
 		}
 		if err := cat.Add(ctx, g.Name, h.ids.hostCat); err != nil {
@@ -101,8 +130,12 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 			return clash(err)
 		}
 	}
+	return nil
+}
 
-	// vm_disks need the vm_nodes IDs; catindex IDs carry the attributes.
+// insertDisks writes each guest's disk, keyed by its vm_nodes ID.
+func insertDisks(ctx context.Context, tx *rt, h hostRows) error {
+	guests := h.res.Guests
 	nodeIDs := make([]string, len(guests))
 	for i, g := range guests {
 		nodeIDs[i] = strconv.FormatInt(g.node, 10)
@@ -114,39 +147,31 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 	disks := &db.Batch{Exec: tx, Head: "INSERT INTO vm_disks (Vm_Node, VBD_Type, Prefix, Name, Device, Mode, Size) VALUES ",
 		Tuple: "(?,'file','" + guestDiskDir + "',?,'" + guestDiskDev + "','virtio',?)"}
 	for i, g := range guests {
-		if err := disks.Add(ctx, vmIDs[nodeIDs[i]], g.Name+"."+guestDiskDev, s.Disk); err != nil {
+		if err := disks.Add(ctx, vmIDs[nodeIDs[i]], g.Name+"."+guestDiskDev, h.spec.Disk); err != nil {
 			return err
 		}
 	}
-	if err := disks.Flush(ctx); err != nil {
-		return err
-	}
-	catIDs, err := idsByName(ctx, tx, "SELECT ID, Name FROM catindex WHERE Category = ? AND Name", names, h.ids.hostCat)
+	return disks.Flush(ctx)
+}
+
+// insertAttributes writes the host attributes a guest's kickstart reads.
+// Rocks 6.0 and 6.1 read host attributes from node_attributes only (their
+// getHostAttrs); 6.2 from attributes. Both get them.
+func insertAttributes(ctx context.Context, tx *rt, h hostRows) error {
+	guests := h.res.Guests
+	catIDs, err := idsByName(ctx, tx, "SELECT ID, Name FROM catindex WHERE Category = ? AND Name", guestNames(guests), h.ids.hostCat)
 	if err != nil {
 		return err
 	}
-	// Rocks 6.0 and 6.1 read host attributes from node_attributes only
-	// (their getHostAttrs); 6.2 from attributes. Both get them.
 	legacy, err := hasTable(ctx, tx, "node_attributes")
 	if err != nil {
 		return err
 	}
 	attrs := &db.Batch{Exec: tx, Head: "INSERT INTO attributes (Attr, Value, Category, Catindex) VALUES ", Tuple: "(?,?,?,?)"}
 	nodeAttrs := &db.Batch{Exec: tx, Head: "INSERT INTO node_attributes (Node, Attr, Value) VALUES ", Tuple: "(?,?,?)"}
-	bits := h.res.Subnet.Bits()
 	for _, g := range guests {
-		ci := catIDs[g.Name]
-		for _, kv := range [...][2]string{
-			{"os", "linux"}, // as `rocks add host` sets it
-			{"vcluster_name", s.Name},
-			{"vcluster_community", h.res.Community},
-			{"vcluster_supernode", h.res.Supernode},
-			{"vcluster_protocol", s.Protocol},
-			{"vcluster_ip", fmt.Sprintf("%s/%d", g.IP, bits)},
-			{"vcluster_mac", g.MAC},
-			{"vcluster_mtu", strconv.Itoa(s.MTU)},
-		} {
-			if err := attrs.Add(ctx, kv[0], kv[1], h.ids.hostCat, ci); err != nil {
+		for _, kv := range hostAttributes(h, g) {
+			if err := attrs.Add(ctx, kv[0], kv[1], h.ids.hostCat, catIDs[g.Name]); err != nil {
 				return err
 			}
 			if legacy {
@@ -160,6 +185,21 @@ func writeRocksHosts(ctx context.Context, tx *rt, h hostRows) error {
 		return err
 	}
 	return nodeAttrs.Flush(ctx)
+}
+
+// hostAttributes are one guest's attributes (docs/architecture.md).
+func hostAttributes(h hostRows, g Guest) [8][2]string {
+	s := h.spec
+	return [...][2]string{
+		{"os", "linux"}, // as `rocks add host` sets it
+		{"vcluster_name", s.Name},
+		{"vcluster_community", h.res.Community},
+		{"vcluster_supernode", h.res.Supernode},
+		{"vcluster_protocol", s.Protocol},
+		{"vcluster_ip", fmt.Sprintf("%s/%d", g.IP, h.res.Subnet.Bits())},
+		{"vcluster_mac", g.MAC},
+		{"vcluster_mtu", strconv.Itoa(s.MTU)},
+	}
 }
 
 // hasTable tells whether the database has table name (Rocks' schema
