@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/kickstart"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
@@ -125,7 +126,7 @@ func hostAttrs(c *rockscmd.Context, d *sql.DB, host string) (map[string]string, 
 		return nil, err
 	}
 	attrs := map[string]string{"hostname": host, "appliance": appliance, "os": osName}
-	rows, err := d.QueryContext(c.Ctx, `SELECT a.Attr, a.Value, a.Shadow FROM attributes a
+	err = db.Rows(d.QueryContext(c.Ctx, `SELECT a.Attr, a.Value, a.Shadow FROM attributes a
 		JOIN catindex ci ON ci.ID = a.Catindex
 		JOIN categories cat ON cat.ID = a.Category
 		LEFT JOIN resolvechain rc ON rc.Category = cat.ID AND rc.Name = 'default'
@@ -133,22 +134,21 @@ func hostAttrs(c *rockscmd.Context, d *sql.DB, host string) (map[string]string, 
 		   OR (cat.Name = 'os' AND ci.Name = ?)
 		   OR (cat.Name = 'appliance' AND ci.Name = ?)
 		   OR (cat.Name = 'host' AND ci.Name = ?)
-		ORDER BY IFNULL(rc.Precedence, 0), a.ID`, osName, appliance, host)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+		ORDER BY IFNULL(rc.Precedence, 0), a.ID`, osName, appliance, host)).Each(func(r *sql.Rows) error {
 		var k string
 		var v, shadow sql.NullString
-		if err := rows.Scan(&k, &v, &shadow); err != nil {
-			return nil, err
+		if err := r.Scan(&k, &v, &shadow); err != nil {
+			return err
 		}
 		if shadow.Valid {
 			attrs[k] = shadow.String
 		} else {
 			attrs[k] = v.String
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return attrs, rows.Err()
+	return attrs, nil
 }

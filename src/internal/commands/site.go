@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -170,26 +171,22 @@ func listSites(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := d.QueryContext(c.Ctx, `SELECT s.Name, s.Frontend, s.AgentPort, s.Home, s.KeyFile, s.CAFile,
-		(SELECT COUNT(*) FROM vc_containers c WHERE c.Site = s.ID)
-		FROM vc_sites s ORDER BY s.Home = 'no', s.Name`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
 	t := rockscmd.NewTable(c.Out, "site", "frontend", "agent-port", "home", "containers", "key-file", "key-id", "ca-file")
-	for rows.Next() {
+	err = db.Rows(d.QueryContext(c.Ctx, `SELECT s.Name, s.Frontend, s.AgentPort, s.Home, s.KeyFile, s.CAFile,
+		(SELECT COUNT(*) FROM vc_containers c WHERE c.Site = s.ID)
+		FROM vc_sites s ORDER BY s.Home = 'no', s.Name`)).Each(func(r *sql.Rows) error {
 		var name, fe, home, kf, ca string
 		var port, nc int
-		if err := rows.Scan(&name, &fe, &port, &home, &kf, &ca, &nc); err != nil {
+		if err := r.Scan(&name, &fe, &port, &home, &kf, &ca, &nc); err != nil {
 			return err
 		}
 		if ca == "" {
 			ca = "-"
 		}
 		t.Row(name, fe, port, home, nc, kf, keyID(kf), ca)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	t.Flush()
