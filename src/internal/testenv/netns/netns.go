@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/testenv/proc"
 )
 
 var seq atomic.Uint32
@@ -133,20 +135,7 @@ func (p *Proc) Signal(sig syscall.Signal) error {
 }
 
 // Stop ends the process (SIGTERM, then SIGKILL after 3 s) and waits for it.
-func (p *Proc) Stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(3 * time.Second):
-		_ = p.Signal(syscall.SIGKILL)
-		<-p.done
-	}
-}
+func (p *Proc) Stop() { proc.StopWith(p.Signal, p.done, 3*time.Second) }
 
 // Kill ends the process at once (SIGKILL), as a crash would.
 func (p *Proc) Kill() {

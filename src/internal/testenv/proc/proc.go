@@ -21,16 +21,22 @@ func Start(cmd *exec.Cmd) (chan struct{}, error) {
 // Stop sends SIGTERM to cmd's process, SIGKILL if it still runs after
 // grace, and returns once it has exited (at once if it already had).
 func Stop(cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
+	StopWith(func(sig syscall.Signal) error { return cmd.Process.Signal(sig) }, done, grace)
+}
+
+// StopWith is Stop through signal, for a caller that signals more than
+// the one process (netns signals the process group).
+func StopWith(signal func(syscall.Signal) error, done <-chan struct{}, grace time.Duration) {
 	select {
 	case <-done:
 		return
 	default:
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
+	_ = signal(syscall.SIGTERM)
 	select {
 	case <-done:
 	case <-time.After(grace):
-		cmd.Process.Kill()
+		_ = signal(syscall.SIGKILL)
 		<-done
 	}
 }
