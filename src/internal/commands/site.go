@@ -108,7 +108,7 @@ func addSite(c *rockscmd.Context) error {
 			return err
 		}
 		if _, err := controller.LoadCAFile(ca); err != nil {
-			return fmt.Errorf("ca=%s: %v", c.Param("ca"), oneLine(err))
+			return fmt.Errorf("ca=%s: %w", c.Param("ca"), err) // Main prints it as one line
 		}
 	}
 	key, created, err := siteKey(keyPath)
