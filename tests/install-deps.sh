@@ -36,6 +36,11 @@ NEEDS='
 /usr/share/autodock/Tests/1pgp_rec.pdbqt autodock-test
 /usr/bin/python3              python3
 /usr/bin/gcc                  gcc
+/usr/bin/qemu-system-x86_64   qemu-system-x86
+/usr/bin/busybox              busybox-static
+/usr/bin/apt-get              apt
+/usr/bin/dpkg-deb             dpkg
+/usr/bin/cpio                 cpio
 /usr/include/stdio.h          libc6-dev
 '
 
