@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// LiveContainer is one VM container that vclusterd has not declared dead,
+// LiveContainer is one VM container that vclusterd has not declared dead
+// and an administrator has not taken out of service (State 'active'),
 // with what placement and the load refresh need to know of it.
 type LiveContainer struct {
 	ID, SiteID int64
@@ -21,8 +22,8 @@ type LiveContainer struct {
 	Load              sql.NullFloat64 // latest load report, if any
 	Reported          bool            // a load report is stored
 	ReportAge         time.Duration   // its age, by the database's clock
-	Allocated         int             // MiB of every guest placed there
-	Pending           int             // MiB of those the report cannot count (PendingSQL)
+	Allocated         int             // MiB of every guest placed there that holds memory (HoldsSQL)
+	Pending           int             // MiB of those the report cannot count (PendingSQL, reserved stopped guests)
 	Guests            int             // guests placed there
 }
 
@@ -32,21 +33,33 @@ type LiveContainer struct {
 // allocated or moved there since, or its copy was defined after the
 // report was taken (the controller records a copy before defining it, in
 // the same second it stores the report it acted on, hence the strict <).
-const PendingSQL = `NOT EXISTS (SELECT 1 FROM vc_copies p
-	WHERE p.Name = v.Name AND p.Container = c.ID AND p.Defined < l.Reported)`
+// A stopped guest (State 'off') is never pending: its shut-off copy
+// uses no memory the report could miss. HoldsSQL adds it back when its
+// memory is reserved.
+const PendingSQL = `(v.State = 'on' AND NOT EXISTS (SELECT 1 FROM vc_copies p
+	WHERE p.Name = v.Name AND p.Container = c.ID AND p.Defined < l.Reported))`
+
+// HoldsSQL is the one meaning of a guest holding memory on its container
+// (vc_vms v): it should run, or it is stopped with its memory reserved
+// (rocks stop vcluster ... reserve=yes; the default frees it).
+const HoldsSQL = `(v.State = 'on' OR v.Reserve = 'yes')`
+
+// reservedSQL: a stopped guest with reserved memory, which no report counts.
+const reservedSQL = `(v.State = 'off' AND v.Reserve = 'yes')`
 
 // liveContainersSQL is the candidates query of `add vcluster`, of
-// relocation and of the load refresh.
+// relocation, of the manual move and of the load refresh: containers that
+// are alive and active (rocks set vcluster container ... state=).
 const liveContainersSQL = `SELECT c.ID, c.Site, IFNULL(c.Node, 0), s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile,
 	c.CPUs, c.Mem, l.CPUs, l.Load1, l.FreeMem, l.Reported IS NOT NULL,
 	IFNULL(TIMESTAMPDIFF(SECOND, l.Reported, UTC_TIMESTAMP()), 0),
-	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID), 0),
-	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID AND ` + PendingSQL + `), 0),
+	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID AND ` + HoldsSQL + `), 0),
+	IFNULL((SELECT SUM(v.Mem) FROM vc_vms v WHERE v.Container = c.ID AND (` + PendingSQL + ` OR ` + reservedSQL + `)), 0),
 	(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
 	FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
 	LEFT JOIN vc_load l ON l.Container = c.ID
 	LEFT JOIN vc_health h ON h.Container = c.ID
-	WHERE IFNULL(h.Status, 'alive') = 'alive'
+	WHERE IFNULL(h.Status, 'alive') = 'alive' AND c.State = 'active'
 	ORDER BY s.Name, c.Host`
 
 // LiveContainers reads every live container, by site name then host.
