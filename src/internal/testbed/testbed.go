@@ -12,6 +12,7 @@
 //	  frontend        198.18.i.1
 //	  vm-container-j  198.18.i.(11+j)
 //	  guest k         198.18.i.(101+k)
+//	  DHCP pool       198.18.i.160 - 198.18.i.239 (Layout.DHCP: VM guests)
 //	WAN link of i     198.19.0.(4i)/30: WAN side .4i+1, router side .4i+2
 //
 // A bed is a long-lived object with an explicit Close, usable by a program
@@ -57,6 +58,10 @@ type Layout struct {
 	// Dir holds the control socket and logs; empty makes a temporary one
 	// that Close removes.
 	Dir string
+	// DHCP runs a DHCP server (busybox udhcpd) in each site's frontend
+	// for the site LAN, as a Rocks frontend answers its nodes: real VM
+	// guests bring up their LAN address from it.
+	DHCP bool
 }
 
 // Research is the reference evaluation's layout: site A with a frontend
@@ -95,6 +100,7 @@ type Site struct {
 	Frontend   *Host
 	Containers []*Host
 	Guests     []*Host
+	DHCP       *Proc // the site's DHCP server (Layout.DHCP), in the frontend
 }
 
 // Host is one namespace: a frontend, a VM container, a guest, a router or
@@ -186,6 +192,11 @@ func Open(l Layout) (b *Bed, err error) {
 		seen[spec.Name] = true
 		if err = b.addSite(i, spec, l.Rate); err != nil {
 			return nil, fmt.Errorf("site %s: %v", spec.Name, err)
+		}
+		if l.DHCP {
+			if err = b.startDHCP(b.Sites[i]); err != nil {
+				return nil, fmt.Errorf("site %s: dhcp: %v", spec.Name, err)
+			}
 		}
 	}
 

@@ -3,7 +3,9 @@ package testbed
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -246,4 +248,48 @@ func iperfReceived(out string) (float64, error) {
 	}
 	err := json.Unmarshal([]byte(out), &r)
 	return r.End.SumReceived.BitsPerSecond, err
+}
+
+// TestDHCPLease: with Layout.DHCP, a host on a container's bridge gets a
+// lease from its site's pool with the site's router, as a VM guest's
+// initramfs asks for one; two hosts get two addresses.
+func TestDHCPLease(t *testing.T) {
+	binaries.Require(t, Busybox)
+	l := smallLayout()
+	l.DHCP = true
+	b := New(t, l)
+	site := b.Site("B")
+	// udhcpc hands the lease to its script in the environment.
+	script := filepath.Join(t.TempDir(), "lease.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"lease $1 $ip $router $subnet\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[netip.Addr]bool{}
+	for i, on := range []*Host{site.Containers[0], site.Frontend} {
+		g, err := b.AddGuest(on, fmt.Sprintf("vm-dhcp-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := g.Run(Busybox, "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "5", "-T", "1", "-s", script)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev, ip, router, mask string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "lease bound ") {
+				fmt.Sscan(line[len("lease "):], &ev, &ip, &router, &mask)
+			}
+		}
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !site.InPool(a) || router != site.Gateway.String() || mask != "255.255.255.0" {
+			t.Fatalf("guest %d: lease %q router %q mask %q, want one in %s's pool via %s: %s", i, ip, router, mask, site.Name, site.Gateway, out)
+		}
+		if seen[a] {
+			t.Fatalf("address %s leased twice", a)
+		}
+		seen[a] = true
+	}
+	if done, _ := b.Site("A").DHCP.Exited(); done {
+		t.Fatal("site A's DHCP server exited")
+	}
 }
