@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -178,6 +179,40 @@ func BenchmarkVerify(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if err := v.Verify(sigs[i], body, now); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestKickstartToken checks the token against HMAC-SHA256 computed here
+// from the contract's definition, and that it binds guest and key.
+func TestKickstartToken(t *testing.T) {
+	k := testKey(t)
+	raw, _ := hex.DecodeString(testHex)
+	m := hmac.New(sha256.New, raw)
+	m.Write([]byte("vcluster-kickstart\nvm-vc1-0"))
+	want := hex.EncodeToString(m.Sum(nil))[:32]
+	got := KickstartToken(k, "vm-vc1-0")
+	if got != want {
+		t.Fatalf("token %s, want %s", got, want)
+	}
+	if !CheckKickstartToken(k, "vm-vc1-0", got) {
+		t.Fatal("own token refused")
+	}
+	other, _ := GenerateKey()
+	for name, c := range map[string]struct {
+		key        *Key
+		guest, tok string
+	}{
+		"other guest": {k, "vm-vc1-1", got},
+		"other key":   {other, "vm-vc1-0", got},
+		"upper case":  {k, "vm-vc1-0", strings.ToUpper(got)},
+		"truncated":   {k, "vm-vc1-0", got[:31]},
+		"longer":      {k, "vm-vc1-0", got + "0"},
+		"empty":       {k, "vm-vc1-0", ""},
+		"full hmac":   {k, "vm-vc1-0", hex.EncodeToString(m.Sum(nil))},
+	} {
+		if CheckKickstartToken(c.key, c.guest, c.tok) {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }
