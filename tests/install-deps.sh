@@ -64,8 +64,11 @@ fi
 getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 
-# The TUN/TAP device node the overlay tests use.
+# The TUN/TAP device node the overlay tests use, with Debian's mode 0666
+# (udev's default; containers without udev leave 0600): a session
+# libvirtd run as nobody opens it to attach its guests' TAPs.
 if [ ! -c /dev/net/tun ]; then
-	mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 0666 /dev/net/tun
+	mkdir -p /dev/net && mknod /dev/net/tun c 10 200
 fi
+chmod 0666 /dev/net/tun
 exit 0

@@ -8,6 +8,10 @@
 // Tests open "test:///default" on it: libvirt's test driver, whose state
 // (the "test" domain plus what the test defines) lives as long as at least
 // one connection to it is open. Hold keeps one open.
+//
+// StartQEMU and OpenQEMU run the same daemon for the qemu driver
+// ("qemu:///session"): real QEMU guests, run as nobody like the daemon
+// (see qemu.go).
 package libvirtd
 
 import (
@@ -39,7 +43,7 @@ const TestURI = "test:///default"
 type Daemon struct {
 	Dir    string // its folder: config, socket, state, log
 	Socket string // the read-write unix socket
-	URI    string // TestURI
+	URI    string // TestURI or QEMUURI
 	cmd    *exec.Cmd
 	done   chan struct{}
 }
@@ -49,7 +53,7 @@ func Start(t testing.TB) *Daemon {
 	t.Helper()
 	binaries.RequireRoot(t)
 	binaries.Require(t, Program)
-	d, err := start()
+	d, err := start(TestURI)
 	if err != nil {
 		t.Fatalf("libvirtd: %v", err)
 	}
@@ -57,7 +61,7 @@ func Start(t testing.TB) *Daemon {
 	return d
 }
 
-func start() (*Daemon, error) {
+func start(uri string) (*Daemon, error) {
 	uid, gid, err := nobody()
 	if err != nil {
 		return nil, err
@@ -77,8 +81,14 @@ func start() (*Daemon, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "libvirt-sock"), URI: TestURI}
-	if err := d.launch(uid, gid); err != nil {
+	d := &Daemon{Dir: dir, Socket: filepath.Join(dir, "libvirt-sock"), URI: uri}
+	if uri == QEMUURI {
+		err = prepareQEMU(dir, uid, gid)
+	}
+	if err == nil {
+		err = d.launch(uid, gid)
+	}
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -155,6 +165,9 @@ func tail(b []byte) string {
 // Stop ends the daemon (by its PID) and removes its folder. Safe to call
 // twice: a test may stop libvirtd early to see the agent survive it.
 func (d *Daemon) Stop() {
+	if d.URI == QEMUURI {
+		d.killGuests()
+	}
 	d.kill()
 	os.RemoveAll(d.Dir)
 }
@@ -175,7 +188,7 @@ func (d *Daemon) Restart(t testing.TB) {
 	}
 }
 
-// Connect opens a go-libvirt connection to the test driver.
+// Connect opens a go-libvirt connection to the daemon's driver.
 func (d *Daemon) Connect() (*libvirt.Libvirt, error) {
 	l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(d.Socket), dialers.WithLocalTimeout(3*time.Second)))
 	if err := l.ConnectToURI(libvirt.ConnectURI(d.URI)); err != nil {
