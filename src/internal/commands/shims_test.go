@@ -110,7 +110,8 @@ func rocksTree(t *testing.T, standIn bool) string {
 		return dst
 	}
 	for _, base := range []string{"rocks", "rocks/commands", "rocks/commands/add", "rocks/commands/list",
-		"rocks/commands/move", "rocks/commands/remove", "rocks/commands/remove/host", "rocks/commands/report", "rocks/commands/sync"} {
+		"rocks/commands/move", "rocks/commands/remove", "rocks/commands/remove/host", "rocks/commands/report", "rocks/commands/sync",
+		"rocks/commands/set", "rocks/commands/start", "rocks/commands/stop"} {
 		if _, err := os.Stat(filepath.Join(shimRoot(t), base, "__init__.py")); err == nil {
 			t.Errorf("%s/__init__.py is Rocks base's file and must not ship", base)
 		}

@@ -166,7 +166,7 @@ func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason str
 		}
 	}
 	if !ok {
-		return Move{}, errors.New("the target container is dead (missed heartbeats); choose a live one")
+		return Move{}, errors.New("the target container is dead (missed heartbeats) or not active (drain, disabled); choose a live, active one")
 	}
 	return moveTo(ctx, d, name, from, to, reason)
 }

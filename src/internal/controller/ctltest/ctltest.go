@@ -445,6 +445,21 @@ func (a *Agent) Domains(t testing.TB) map[string]bool {
 	return out
 }
 
+// DomainXML is the guest's domain XML on the container's libvirtd, read
+// through the test's own connection.
+func (a *Agent) DomainXML(t testing.TB, name string) string {
+	t.Helper()
+	d, err := a.hold.DomainLookupByName(name)
+	if err != nil {
+		t.Fatalf("%s on %s: %v", name, a.Host, err)
+	}
+	x, err := a.hold.DomainGetXMLDesc(d, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
 // Running maps each running domain (other than the test driver's own
 // "test") to the containers where it runs.
 func (b *Bed) Running(t testing.TB) map[string][]string {

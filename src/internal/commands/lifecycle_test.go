@@ -1,0 +1,166 @@
+package commands
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rocksclusters/vcluster/src/internal/controller/ctltest"
+)
+
+// bedFail runs a command that must fail with one error line containing
+// want and leave the guests' rows as they were.
+func bedFail(t *testing.T, b *ctltest.Bed, want string, args ...string) {
+	t.Helper()
+	before := bedRows(t, b)
+	rc, out, er := bedRun(b, args...)
+	if rc != 1 || strings.Count(er, "\n") != 1 || !strings.HasPrefix(er, "error - ") || !strings.Contains(er, want) {
+		t.Errorf("%v: rc=%d stdout=%q stderr=%q; want one error line containing %q", args, rc, out, er, want)
+	}
+	if after := bedRows(t, b); after != before {
+		t.Errorf("%v changed the database:\n%s\n%s", args, before, after)
+	}
+}
+
+// bedRows is the guests', containers' and sites' rows as one string.
+func bedRows(t *testing.T, b *ctltest.Bed) string {
+	t.Helper()
+	var sb strings.Builder
+	for _, q := range []string{
+		"SELECT CONCAT_WS(' ', Name, IFNULL(Container, '-'), MAC, IP, State, Reserve) FROM vc_vms ORDER BY Name",
+		"SELECT CONCAT_WS(' ', ID, Host, State) FROM vc_containers ORDER BY ID",
+		"SELECT Name FROM vc_sites ORDER BY Name",
+		"SELECT Name FROM nodes ORDER BY Name",
+		"SELECT CONCAT_WS(' ', Name, FromHost, ToHost) FROM vc_moves ORDER BY ID",
+	} {
+		rows, err := b.DB.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			sb.WriteString(s + "; ")
+		}
+		rows.Close()
+		sb.WriteString("\n")
+	}
+	return sb.String()
+}
+
+// domainMAC is the first MAC of the guest's domain on the agent's libvirtd.
+func domainMAC(t *testing.T, a *ctltest.Agent, guest string) string {
+	t.Helper()
+	m := regexp.MustCompile(`<mac address='([0-9a-f:]+)'`).FindStringSubmatch(a.DomainXML(t, guest))
+	if m == nil {
+		t.Fatalf("%s on %s: no MAC", guest, a.Host)
+	}
+	return m[1]
+}
+
+// where is the one container a guest runs on.
+func where(t *testing.T, b *ctltest.Bed, guest string) string {
+	t.Helper()
+	cs := b.Running(t)[guest]
+	if len(cs) != 1 {
+		t.Fatalf("%s runs on %v", guest, cs)
+	}
+	return cs[0]
+}
+
+func TestStopStart(t *testing.T) {
+	b := ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
+	bedMust(t, b, "add", "vcluster", "vc1", "nodes=3", "cpus=1", "mem=128", "disk=4")
+	bedMust(t, b, "sync", "vcluster", "vc1")
+	at := where(t, b, "vm-vc1-1")
+	var agent *ctltest.Agent
+	for _, a := range b.Agents {
+		if a.Site+"/"+a.Host == at {
+			agent = a
+		}
+	}
+	mac := domainMAC(t, agent, "vm-vc1-1")
+
+	out := bedMust(t, b, "stop", "vcluster", "vc1", "host=vm-vc1-1", "timeout=10")
+	if out != "stopped vm-vc1-1 on "+at+"\n" {
+		t.Fatalf("stop:\n%s", out)
+	}
+	if run := b.Running(t); len(run["vm-vc1-1"]) != 0 || len(run) != 2 {
+		t.Fatalf("after stop: %v", run)
+	}
+	if calls := agent.Calls(); calls["guest.shutdown"] != 1 || calls["guest.destroy"] != 0 {
+		t.Fatalf("stop made %v", calls)
+	}
+	// A second stop is a no-op with a note; sync leaves it off.
+	before := bedRows(t, b)
+	rc, out, er := bedRun(b, "stop", "vcluster", "vc1", "host=vm-vc1-1")
+	if rc != 0 || er != "" || !strings.Contains(out, "note: vm-vc1-1 on "+at+" is already stopped") {
+		t.Fatalf("second stop: rc=%d %s%s", rc, out, er)
+	}
+	if bedRows(t, b) != before {
+		t.Fatal("second stop changed the database")
+	}
+	starts := b.TotalCalls()["guest.start"]
+	out = bedMust(t, b, "sync", "vcluster", "vc1")
+	if !strings.Contains(out, "2 of 2 guests running") || b.TotalCalls()["guest.start"] != starts {
+		t.Fatalf("sync restarted a stopped guest:\n%s", out)
+	}
+	out = bedMust(t, b, "list", "vcluster", "status", "vc1")
+	if !regexp.MustCompile(`(?m)^vm-vc1-1: +vc1 +off +shutoff `).MatchString(out) ||
+		len(regexp.MustCompile(`(?m)^vm-vc1-[02]: +vc1 +on +running `).FindAllString(out, -1)) != 2 {
+		t.Fatalf("status:\n%s", out)
+	}
+
+	// start: same container, same MAC.
+	out = bedMust(t, b, "start", "vcluster", "vc1", "host=vm-vc1-1")
+	if !strings.Contains(out, "starting vm-vc1-1\n") || !strings.Contains(out, "1 of 1 guests running where the database says") {
+		t.Fatalf("start:\n%s", out)
+	}
+	if got := where(t, b, "vm-vc1-1"); got != at {
+		t.Fatalf("started on %s, was on %s", got, at)
+	}
+	if got := domainMAC(t, agent, "vm-vc1-1"); got != mac {
+		t.Fatalf("MAC %s, was %s", got, mac)
+	}
+	out = bedMust(t, b, "start", "vcluster", "vc1", "host=vm-vc1-1")
+	if !strings.Contains(out, "note: vm-vc1-1 is not stopped") || !strings.Contains(out, "; 0 state-changing calls;") {
+		t.Fatalf("second start:\n%s", out)
+	}
+
+	// force=yes, the whole cluster: destroyed at once.
+	destroys := b.TotalCalls()["guest.destroy"]
+	out = bedMust(t, b, "stop", "vcluster", "vc1", "force=yes", "reserve=yes")
+	if strings.Count(out, "stopped vm-vc1-") != 3 || len(b.Running(t)) != 0 || b.TotalCalls()["guest.destroy"] != destroys+3 {
+		t.Fatalf("force stop:\n%s", out)
+	}
+	if n := countRows(t, b, "SELECT COUNT(*) FROM vc_vms WHERE State = 'off' AND Reserve = 'yes'"); n != 3 {
+		t.Fatalf("%d reserved stopped guests", n)
+	}
+	bedMust(t, b, "start", "vcluster", "vc1")
+	if len(b.Running(t)) != 3 || countRows(t, b, "SELECT COUNT(*) FROM vc_vms WHERE State = 'on' AND Reserve = 'no'") != 4 {
+		t.Fatal("not all back")
+	}
+
+	// Bad input: one line, nothing changed.
+	bedFail(t, b, `unknown virtual cluster "nosuch"`, "stop", "vcluster", "nosuch")
+	bedFail(t, b, `unknown guest "vm-vc1-9"`, "stop", "vcluster", "vc1", "host=vm-vc1-0,vm-vc1-9")
+	bedFail(t, b, `unknown guest "vm-vc1-9"`, "start", "vcluster", "vc1", "host=vm-vc1-9")
+	bedFail(t, b, "vc1 is the virtual frontend", "stop", "vcluster", "vc1", "host=vc1")
+	bedFail(t, b, `timeout="soon" is not a number`, "stop", "vcluster", "vc1", "timeout=soon")
+	bedFail(t, b, `force="maybe" is not yes or no`, "stop", "vcluster", "vc1", "force=maybe")
+	if len(b.Running(t)) != 3 {
+		t.Fatal("bad input stopped a guest")
+	}
+}
+
+func countRows(t *testing.T, b *ctltest.Bed, q string, a ...any) int {
+	t.Helper()
+	var n int
+	if err := b.DB.QueryRow(q, a...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+var _ = fmt.Sprint
