@@ -164,3 +164,78 @@ func countRows(t *testing.T, b *ctltest.Bed, q string, a ...any) int {
 }
 
 var _ = fmt.Sprint
+
+func TestDrainAndRetire(t *testing.T) {
+	b := ctltest.New(t, []string{"A", "B"}, 2, ctltest.Options{})
+	bedMust(t, b, "add", "vcluster", "vc1", "nodes=4", "cpus=1", "mem=128", "disk=4")
+	bedMust(t, b, "sync", "vcluster", "vc1")
+	a0 := "A/vm-container-a-0"
+	var guest string
+	for g, cs := range b.Running(t) {
+		if cs[0] == a0 {
+			guest = g
+		}
+	}
+	if guest == "" {
+		t.Fatalf("nothing on %s: %v", a0, b.Running(t))
+	}
+	bedFail(t, b, "guests are still placed there: "+guest+"; drain first (rocks set vcluster container "+a0+" state=drain, then rocks sync vcluster)",
+		"remove", "vcluster", "container", a0)
+	bedFail(t, b, "site A is the home site of virtual clusters vc1", "remove", "vcluster", "site", "A")
+	bedFail(t, b, "guests are still placed there", "remove", "vcluster", "site", "B")
+
+	out := bedMust(t, b, "set", "vcluster", "container", a0, "state=drain")
+	if !strings.Contains(out, "container "+a0+": active -> drain\n") || !strings.Contains(out, "moves its guests away one by one: "+guest) {
+		t.Fatalf("drain:\n%s", out)
+	}
+	// Placement skips it at once.
+	bedMust(t, b, "add", "vcluster", "vc2", "nodes=3", "cpus=1", "mem=128", "disk=4", "frontend=no")
+	if n := countRows(t, b, "SELECT COUNT(*) FROM vc_vms v JOIN vc_containers c ON c.ID = v.Container WHERE c.Host = 'vm-container-a-0'"); n != 1 {
+		t.Fatalf("%d guests placed on the draining container", n)
+	}
+	calls := b.TotalCalls()
+	out = bedMust(t, b, "sync", "vcluster", "vc1")
+	if !strings.Contains(out, "drained "+guest+": "+a0+" -> ") {
+		t.Fatalf("sync did not drain:\n%s", out)
+	}
+	if onlyOnce(t, b) != 4 || b.Running(t)[guest][0] == a0 {
+		t.Fatalf("after drain: %v", b.Running(t))
+	}
+	// Only the drained guest went down: one destroy, one more start.
+	after := b.TotalCalls()
+	if after["guest.destroy"] != calls["guest.destroy"]+1 || after["guest.start"] != calls["guest.start"]+1 {
+		t.Fatalf("calls before %v after %v", calls, after)
+	}
+	out = bedMust(t, b, "remove", "vcluster", "container", a0)
+	if out != "removed container "+a0+"\n" || countRows(t, b, "SELECT COUNT(*) FROM vc_containers WHERE Host = 'vm-container-a-0'") != 0 {
+		t.Fatalf("remove container:\n%s", out)
+	}
+
+	// The last active container of site A: allowed, with a warning.
+	rc, out, er := bedRun(b, "set", "vcluster", "container", "A/vm-container-a-1", "state=drain")
+	if rc != 0 || !regexp.MustCompile(`^warning - A/vm-container-a-1 was the last active container of its site: its \d+ guests will leave the site\n$`).MatchString(er) {
+		t.Fatalf("rc=%d\n%s%s", rc, out, er)
+	}
+	before := bedRows(t, b)
+	out = bedMust(t, b, "set", "vcluster", "container", "A/vm-container-a-1", "state=drain")
+	if !strings.Contains(out, "note: container A/vm-container-a-1 is already drain") || bedRows(t, b) != before {
+		t.Fatalf("second drain:\n%s", out)
+	}
+	// disabled: its guests stay where they are.
+	out = bedMust(t, b, "set", "vcluster", "container", "B/vm-container-b-0", "state=disabled")
+	bedMust(t, b, "sync", "vcluster", "vc1")
+	for g, cs := range b.Running(t) {
+		if strings.HasPrefix(g, "vm-vc1-") && cs[0] == "A/vm-container-a-1" {
+			t.Errorf("%s still on the draining container", g)
+		}
+	}
+	if countRows(t, b, "SELECT COUNT(*) FROM vc_vms v JOIN vc_containers c ON c.ID = v.Container WHERE c.Host = 'vm-container-b-0'") == 0 {
+		t.Fatal("disabled container lost its guests")
+	}
+
+	bedFail(t, b, `unknown container "A/nosuch"`, "set", "vcluster", "container", "A/nosuch", "state=drain")
+	bedFail(t, b, `state="off" is not active, drain or disabled`, "set", "vcluster", "container", "B/vm-container-b-1", "state=off")
+	bedFail(t, b, "state=active|drain|disabled is required", "set", "vcluster", "container", "B/vm-container-b-1")
+	bedFail(t, b, `unknown container "B/nosuch"`, "remove", "vcluster", "container", "B/nosuch")
+	bedFail(t, b, `unknown site "Z"`, "remove", "vcluster", "site", "Z")
+}

@@ -22,7 +22,9 @@ away, then define and start the missing ones. Only needed calls are made:
 a second run right after the first makes none. Containers are worked on in
 parallel; an unreachable one is reported and does not stop the others. A
 guest is never started while an old copy of it may still run (see
-docs/controller.md). Exit status 0 only when every guest in scope runs
+docs/controller.md). Guests of draining containers (rocks set vcluster
+container ... state=drain) are moved away first, one at a time, each one
+running on its new container before the next moves. Exit status 0 only when every guest in scope runs
 where the database says.`,
 		Args:   []rockscmd.Arg{{Name: "NAME", Optional: true, Doc: "Only this virtual cluster (default: all)."}},
 		Params: controllerParams,
@@ -126,6 +128,10 @@ func syncVcluster(c *rockscmd.Context) error {
 		return err
 	}
 	defer lock.Release()
+	// Draining containers are emptied first, one guest at a time.
+	if err := drainContainers(c, controller.New(d, opt), name); err != nil {
+		return err
+	}
 	var prog *rockscmd.Progress
 	opt.Begin = func(total int) { prog = rockscmd.NewProgress(c.Out, total) }
 	opt.Progress = func(r controller.ContainerResult) { prog.Step("%s", describe(r)) }

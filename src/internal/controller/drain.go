@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 
 	"github.com/rocksclusters/vcluster/src/internal/db"
 )
@@ -25,23 +24,24 @@ var ErrNothingToDrain = errors.New("no guest left on a draining container")
 // database only, as MoveGuest does; the caller holds the Lock and then
 // Reconciles the guest (old copy destroyed first, then the new one
 // started). Running guests go first; a stopped one is moved too, so that
-// the container empties, and stays stopped. Guests in skip are passed
-// over (they could not move this round). ErrNothingToDrain when none is
-// left.
-func DrainOne(ctx context.Context, d *sql.DB, skip map[string]bool) (Move, error) {
+// the container empties, and stays stopped. A guest that fits nowhere is
+// recorded in stuck with the reason and passed over by later calls;
+// cluster, when set, limits it to that virtual cluster's guests.
+// ErrNothingToDrain when no other guest is left.
+func DrainOne(ctx context.Context, d *sql.DB, cluster string, stuck map[string]error) (Move, error) {
 	cands, err := db.Column[string](d.QueryContext(ctx, `SELECT v.Name FROM vc_vms v JOIN vc_containers c ON c.ID = v.Container
-		WHERE c.State = 'drain' ORDER BY v.State = 'on' DESC, v.Name`))
+		JOIN vc_clusters k ON k.ID = v.Cluster
+		WHERE c.State = 'drain' AND (? = '' OR k.Name = ?) ORDER BY v.State = 'on' DESC, v.Name`, cluster, cluster))
 	if err != nil {
 		return Move{}, err
 	}
-	var last error
 	for _, name := range cands {
-		if skip[name] {
+		if stuck[name] != nil {
 			continue
 		}
 		to, err := BestTarget(ctx, d, name)
 		if err != nil {
-			skip[name], last = true, fmt.Errorf("%s: %w", name, err)
+			stuck[name] = err
 			continue
 		}
 		var from string
@@ -50,9 +50,6 @@ func DrainOne(ctx context.Context, d *sql.DB, skip map[string]bool) (Move, error
 			return Move{}, err
 		}
 		return MoveGuest(ctx, d, name, to, "container "+from+" draining")
-	}
-	if last != nil {
-		return Move{}, last
 	}
 	return Move{}, ErrNothingToDrain
 }

@@ -12,8 +12,10 @@ class Command(vcluster_exec.Command):
 	are made: a second run right after the first makes none. Containers are
 	worked on in parallel; an unreachable one is reported and does not stop
 	the others. A guest is never started while an old copy of it may still
-	run (see docs/controller.md). Exit status 0 only when every guest in
-	scope runs where the database says.
+	run (see docs/controller.md). Guests of draining containers (rocks set
+	vcluster container ... state=drain) are moved away first, one at a time,
+	each one running on its new container before the next moves. Exit status
+	0 only when every guest in scope runs where the database says.
 
 	<arg type='string' name='NAME' optional='1'>
 	Only this virtual cluster (default: all).
