@@ -1,7 +1,9 @@
 // Package hypervisor drives one VM container's libvirtd through go-libvirt
-// over its unix socket, and writes the Xen domain XML for vcluster guests.
-// The libvirt URI (xen:///system in production, test:///default in tests)
-// is configuration: no code path depends on it.
+// over its unix socket, and writes the domain XML for vcluster guests: Xen
+// (PV or HVM, domain_xen.go) or KVM/QEMU (domain_kvm.go). The libvirt URI
+// (xen:///system or qemu:///system in production, test:///default or
+// qemu:///session in tests) is configuration; which XML is written comes
+// from the configuration or the connection's capabilities (caps.go).
 package hypervisor
 
 import (
@@ -19,19 +21,63 @@ import (
 // (conflict) without comparing libvirt's rewritten XML.
 const MetadataNS = "https://github.com/rocksclusters/vcluster/agent/1"
 
-// Options are the container-specific paths that go into domain XML.
+// Domain types the agent writes (libvirt's <domain type=...>).
+const (
+	TypeXen  = "xen"
+	TypeKVM  = "kvm"  // QEMU with hardware virtualisation
+	TypeQEMU = "qemu" // QEMU emulating the CPU (TCG): where KVM does not work
+)
+
+// Hypervisor families (agent.toml hypervisor) and KVM domain type
+// choices (domain_type).
+const (
+	FamilyAuto = "" // from the capabilities
+	FamilyXen  = "xen"
+	FamilyKVM  = "kvm"
+	DomainAuto = "auto"
+)
+
+// NIC modes (agent.toml nic).
+const (
+	NICBridge = "bridge" // <interface type='bridge'>: libvirt makes the TAP
+	NICTap    = "tap"    // the agent makes a persistent TAP (tap.go)
+)
+
+// Share is a host directory given to KVM guests over virtio-9p.
+type Share struct {
+	Path string // absolute host path
+	Tag  string // 9p mount tag (ShareTag)
+	RW   bool   // writable; read-only otherwise
+}
+
+// Options are the container-specific choices and paths that go into
+// domain XML.
 type Options struct {
 	DiskDir    string // guest disk images: DiskDir/<name>.img
-	Bootloader string // PV guests without a kernel: pygrub
-	HVMLoader  string // HVM firmware
-	Emulator   string // HVM device model; empty leaves libvirt's default
+	Bootloader string // Xen PV guests without a kernel: pygrub
+	HVMLoader  string // Xen HVM firmware
+	Emulator   string // device model; empty leaves libvirt's default
+
+	Family     string // FamilyAuto, FamilyXen or FamilyKVM
+	DomainType string // KVM: DomainAuto, TypeKVM or TypeQEMU
+
+	NIC      string // NICBridge (default) or NICTap
+	TapOwner *Owner // tap mode: owner of the TAPs and of new disk images; nil = root
+
+	Shares     []Share // KVM: virtio-9p shares
+	ConsoleDir string  // KVM: serial logs ConsoleDir/<name>.console; "" = DiskDir
 }
+
+// Owner is a user and group by number.
+type Owner struct{ UID, GID int }
 
 // DefaultOptions are the paths of a CentOS 6 Xen dom0 with Rocks' layout.
 var DefaultOptions = Options{
 	DiskDir:    "/state/partition1/xen/disks",
 	Bootloader: "/usr/bin/pygrub",
 	HVMLoader:  "/usr/lib/xen/boot/hvmloader",
+	DomainType: DomainAuto,
+	NIC:        NICBridge,
 }
 
 type domainXML struct {
@@ -56,8 +102,16 @@ type metadataXML struct {
 }
 
 type specXML struct {
-	Digest string `xml:"digest,attr"`
-	Boot   string `xml:"boot,attr"`
+	Digest string       `xml:"digest,attr"`
+	Boot   string       `xml:"boot,attr"`
+	NICs   []nicMetaXML `xml:"nic"`
+}
+
+// nicMetaXML records a TAP the agent made and its bridge (tap mode), so
+// start can make it again and undefine can remove it.
+type nicMetaXML struct {
+	Tap    string `xml:"tap,attr"`
+	Bridge string `xml:"bridge,attr"`
 }
 
 type memoryXML struct {
@@ -94,16 +148,22 @@ type clockXML struct {
 }
 
 type devicesXML struct {
-	Emulator   string         `xml:"emulator,omitempty"`
-	Disks      []diskXML      `xml:"disk"`
-	Interfaces []interfaceXML `xml:"interface"`
-	Consoles   []consoleXML   `xml:"console"`
-	Graphics   []graphicsXML  `xml:"graphics"`
+	Emulator    string          `xml:"emulator,omitempty"`
+	Disks       []diskXML       `xml:"disk"`
+	Filesystems []filesystemXML `xml:"filesystem"`
+	Interfaces  []interfaceXML  `xml:"interface"`
+	Serials     []serialXML     `xml:"serial"`
+	Consoles    []consoleXML    `xml:"console"`
+	Graphics    []graphicsXML   `xml:"graphics"`
 }
 
 type diskXML struct {
 	Type   string `xml:"type,attr"`
 	Device string `xml:"device,attr"`
+	Driver *struct {
+		Name string `xml:"name,attr"`
+		Type string `xml:"type,attr"`
+	} `xml:"driver,omitempty"`
 	Source struct {
 		File string `xml:"file,attr"`
 	} `xml:"source"`
@@ -118,9 +178,45 @@ type interfaceXML struct {
 	MAC  struct {
 		Address string `xml:"address,attr"`
 	} `xml:"mac"`
+	Source *sourceBridgeXML `xml:"source,omitempty"`
+	Target *targetDevXML    `xml:"target,omitempty"`
+	Model  *modelXML        `xml:"model,omitempty"`
+}
+
+type sourceBridgeXML struct {
+	Bridge string `xml:"bridge,attr"`
+}
+
+type targetDevXML struct {
+	Dev     string `xml:"dev,attr"`
+	Managed string `xml:"managed,attr,omitempty"`
+}
+
+type modelXML struct {
+	Type string `xml:"type,attr"`
+}
+
+type serialXML struct {
+	Type   string `xml:"type,attr"`
 	Source struct {
-		Bridge string `xml:"bridge,attr"`
+		Path   string `xml:"path,attr"`
+		Append string `xml:"append,attr"`
 	} `xml:"source"`
+	Target struct {
+		Port string `xml:"port,attr"`
+	} `xml:"target"`
+}
+
+type filesystemXML struct {
+	Type       string `xml:"type,attr"`
+	AccessMode string `xml:"accessmode,attr"`
+	Source     struct {
+		Dir string `xml:"dir,attr"`
+	} `xml:"source"`
+	Target struct {
+		Dir string `xml:"dir,attr"`
+	} `xml:"target"`
+	ReadOnly *struct{} `xml:"readonly"`
 }
 
 type consoleXML struct {
@@ -151,13 +247,39 @@ func (o Options) DiskPath(name string) string {
 	return filepath.Join(o.DiskDir, name+".img")
 }
 
-// DomainXML renders the Xen domain for a normalized spec (see
-// agentapi.GuestSpec.Normalize): PV with pygrub (or an explicit kernel),
-// or HVM that boots from the network first so the guest kickstarts from
-// its frontend, then from disk.
-func DomainXML(s agentapi.GuestSpec, o Options) ([]byte, error) {
-	d := domainXML{
-		Type:       "xen",
+// ConsolePath is where a KVM guest's serial console is logged.
+func (o Options) ConsolePath(name string) string {
+	dir := o.ConsoleDir
+	if dir == "" {
+		dir = o.DiskDir
+	}
+	return filepath.Join(dir, name+".console")
+}
+
+// DomainXML renders the domain of type typ (TypeXen, TypeKVM or TypeQEMU)
+// for a normalized spec (see agentapi.GuestSpec.Normalize).
+func DomainXML(s agentapi.GuestSpec, typ string, o Options) ([]byte, error) {
+	var d domainXML
+	var err error
+	switch typ {
+	case TypeXen:
+		d, err = xenDomain(s, o)
+	case TypeKVM, TypeQEMU:
+		d, err = kvmDomain(s, typ, o)
+	default:
+		err = fmt.Errorf("domain type %q: want %q, %q or %q", typ, TypeXen, TypeKVM, TypeQEMU)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return xml.MarshalIndent(d, "", "  ")
+}
+
+// newDomain is what every domain has: name, spec digest, size, clock and
+// the power actions.
+func newDomain(s agentapi.GuestSpec, typ string) domainXML {
+	return domainXML{
+		Type:       typ,
 		Name:       s.Name,
 		Metadata:   &metadataXML{Spec: &specXML{Digest: SpecDigest(s), Boot: s.Boot}},
 		Memory:     memoryXML{Unit: "MiB", Value: s.MemMB},
@@ -168,47 +290,15 @@ func DomainXML(s agentapi.GuestSpec, o Options) ([]byte, error) {
 		// A crashed guest stays down so the monitor sees it and decides.
 		OnCrash: "destroy",
 	}
-	disk := diskXML{Type: "file", Device: "disk"}
-	disk.Source.File = o.DiskPath(s.Name)
-	switch s.Boot {
-	case agentapi.BootPV:
-		d.OS.Type = osTypeXML{Arch: "x86_64", Value: "linux"}
-		if s.Kernel == "" {
-			d.Bootloader = o.Bootloader
-		} else {
-			d.OS.Kernel, d.OS.Initrd, d.OS.Cmdline = s.Kernel, s.Initrd, s.Args
-		}
-		disk.Target.Dev, disk.Target.Bus = "xvda", "xen"
-		c := consoleXML{Type: "pty"}
-		c.Target = &struct {
-			Type string `xml:"type,attr"`
-			Port string `xml:"port,attr"`
-		}{"xen", "0"}
-		d.Devices.Consoles = []consoleXML{c}
-	case agentapi.BootHVM:
-		d.OS.Type = osTypeXML{Arch: "x86_64", Value: "hvm"}
-		d.OS.Loader = o.HVMLoader
-		d.OS.Boot = []bootXML{{Dev: "network"}, {Dev: "hd"}}
-		d.Features = &featuresXML{ACPI: &struct{}{}, APIC: &struct{}{}, PAE: &struct{}{}}
-		d.Devices.Emulator = o.Emulator
-		disk.Target.Dev, disk.Target.Bus = "hda", "ide"
-		// VNC on loopback only: an admin reaches an installing guest's
-		// console through an ssh tunnel to the container.
-		d.Devices.Graphics = []graphicsXML{{Type: "vnc", Port: "-1", Autoport: "yes", Listen: "127.0.0.1"}}
-	default:
-		return nil, fmt.Errorf("boot %q: want %q or %q", s.Boot, agentapi.BootPV, agentapi.BootHVM)
+}
+
+// nicBridge is the bridge of NIC i: a virtual frontend's NICs after the
+// first go on the public bridge.
+func nicBridge(s agentapi.GuestSpec, i int) string {
+	if i > 0 && s.PublicBridge != "" {
+		return s.PublicBridge
 	}
-	d.Devices.Disks = []diskXML{disk}
-	for i, mac := range s.MACs {
-		nic := interfaceXML{Type: "bridge"}
-		nic.MAC.Address = mac
-		nic.Source.Bridge = s.Bridge
-		if i > 0 && s.PublicBridge != "" {
-			nic.Source.Bridge = s.PublicBridge
-		}
-		d.Devices.Interfaces = append(d.Devices.Interfaces, nic)
-	}
-	return xml.MarshalIndent(d, "", "  ")
+	return s.Bridge
 }
 
 // parsedDomain is what List and Define read back from libvirt's XML.

@@ -22,6 +22,7 @@ type Hypervisor struct {
 
 	mu        sync.Mutex
 	l         *libvirt.Libvirt
+	typ       string // domain type written on connection l (chooseType)
 	nodeCPUs  int // cached NodeGetInfo of connection l
 	nodeMemMB int
 	infos     map[libvirt.UUID]cachedInfo // List's cache, of connection l
@@ -62,9 +63,48 @@ func (h *Hypervisor) conn() (*libvirt.Libvirt, error) {
 	if err := l.ConnectToURI(libvirt.ConnectURI(h.uri)); err != nil {
 		return nil, agentapi.Faultf(agentapi.FaultHypervisor, "libvirt unreachable at %s (%s): %v", h.socket, h.uri, err)
 	}
-	h.l = l
+	typ, err := h.chooseType(l)
+	if err != nil {
+		l.Disconnect()
+		return nil, agentapi.Faultf(agentapi.FaultHypervisor, "%s: %v", h.uri, err)
+	}
+	h.l, h.typ = l, typ
 	return l, nil
 }
+
+// chooseType asks a new connection what it can run, unless the
+// configuration decides alone.
+func (h *Hypervisor) chooseType(l *libvirt.Libvirt) (string, error) {
+	var offered []string
+	if h.opt.Family == FamilyAuto || (h.opt.Family == FamilyKVM && h.opt.DomainType == DomainAuto) {
+		caps, err := l.ConnectGetCapabilities()
+		if err != nil {
+			return "", fmt.Errorf("capabilities: %v", err)
+		}
+		if offered, err = offeredTypes(caps); err != nil {
+			return "", err
+		}
+	}
+	return chooseType(h.opt.Family, h.opt.DomainType, offered)
+}
+
+// DomainType is the domain type the agent writes ("xen", "kvm" or
+// "qemu"), from the configuration or libvirt's capabilities.
+func (h *Hypervisor) DomainType() (string, error) {
+	if _, err := h.conn(); err != nil {
+		return "", err
+	}
+	return h.domainType(), nil
+}
+
+func (h *Hypervisor) domainType() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.typ
+}
+
+// ConsolePath is the file a guest's serial console is logged to (KVM).
+func (h *Hypervisor) ConsolePath(name string) string { return h.opt.ConsolePath(name) }
 
 // drop forgets a connection that failed below the libvirt protocol.
 func (h *Hypervisor) drop(l *libvirt.Libvirt) {
@@ -333,11 +373,11 @@ func (h *Hypervisor) state(l *libvirt.Libvirt, name string) (libvirt.Domain, lib
 func (h *Hypervisor) Define(s agentapi.GuestSpec, createDisk bool) error {
 	h.ops.Lock()
 	defer h.ops.Unlock()
-	text, err := DomainXML(s, h.opt)
-	if err != nil {
-		return agentapi.Faultf(agentapi.FaultBadSpec, "%v", err)
-	}
 	return h.do(s.Name, func(l *libvirt.Libvirt) error {
+		text, err := DomainXML(s, h.domainType(), h.opt)
+		if err != nil {
+			return agentapi.Faultf(agentapi.FaultBadSpec, "%v", err)
+		}
 		d, err := l.DomainLookupByName(s.Name)
 		if err == nil {
 			old, err := l.DomainGetXMLDesc(d, libvirt.DomainXMLInactive)
@@ -357,9 +397,12 @@ func (h *Hypervisor) Define(s agentapi.GuestSpec, createDisk bool) error {
 			return err
 		}
 		if createDisk {
-			if err := makeDisk(h.opt.DiskPath(s.Name), int64(s.DiskGB)<<30); err != nil {
+			if err := makeDisk(h.opt.DiskPath(s.Name), int64(s.DiskGB)<<30, h.opt.TapOwner); err != nil {
 				return agentapi.Faultf(agentapi.FaultHypervisor, "disk image: %v", err)
 			}
+		}
+		if err := h.opt.makeTaps(s); err != nil {
+			return agentapi.Faultf(agentapi.FaultHypervisor, "%v", err)
 		}
 		d, err = l.DomainDefineXML(string(text))
 		if err == nil {
@@ -369,9 +412,10 @@ func (h *Hypervisor) Define(s agentapi.GuestSpec, createDisk bool) error {
 	})
 }
 
-// makeDisk creates a sparse image; an existing image is kept as it is
+// makeDisk creates a sparse image, given to owner when set (a session
+// libvirtd runs QEMU as that user); an existing image is kept as it is
 // (a guest redefined after undefine keeps its installed disk).
-func makeDisk(path string, size int64) error {
+func makeDisk(path string, size int64, owner *Owner) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, os.ErrExist) {
 		return nil
@@ -379,7 +423,13 @@ func makeDisk(path string, size int64) error {
 	if err != nil {
 		return err
 	}
-	if err := f.Truncate(size); err != nil {
+	if owner != nil {
+		err = f.Chown(owner.UID, owner.GID)
+	}
+	if err == nil {
+		err = f.Truncate(size)
+	}
+	if err != nil {
 		f.Close()
 		os.Remove(path)
 		return err
@@ -410,6 +460,10 @@ func (h *Hypervisor) Start(name string) error {
 			return l.DomainResume(d)
 		case active(st):
 			return nil
+		}
+		// Tap mode: the TAPs are gone after a container reboot.
+		if err := h.remakeTaps(l, d); err != nil {
+			return err
 		}
 		return l.DomainCreate(d)
 	})
@@ -443,7 +497,19 @@ func (h *Hypervisor) Undefine(name string) error {
 		if active(st) {
 			return agentapi.Faultf(agentapi.FaultGuestActive, "guest %q is %s; shut it down or destroy it first", name, stateNames[st])
 		}
-		return l.DomainUndefine(d)
+		nics, err := h.tapsOf(l, d)
+		if err != nil {
+			return err
+		}
+		if err := l.DomainUndefine(d); err != nil {
+			return err
+		}
+		for _, n := range nics {
+			if err := removeTap(n.Tap); err != nil {
+				return agentapi.Faultf(agentapi.FaultHypervisor, "guest %q undefined, but: %v", name, err)
+			}
+		}
+		return nil
 	})
 }
 

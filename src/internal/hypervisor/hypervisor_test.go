@@ -1,6 +1,7 @@
 package hypervisor
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,29 @@ func spec(name, boot string) agentapi.GuestSpec {
 	return s
 }
 
+// validate runs virt-xml-validate on a rendered domain.
+func validate(t *testing.T, name string, b []byte) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name+".xml")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("virt-xml-validate", p, "domain").CombinedOutput()
+	if err != nil {
+		t.Errorf("%s: virt-xml-validate: %v\n%s\n%s", name, err, out, b)
+	}
+}
+
+func render(t *testing.T, name string, s agentapi.GuestSpec, typ string, o Options) string {
+	t.Helper()
+	b, err := DomainXML(s, typ, o)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	validate(t, name, b)
+	return string(b)
+}
+
 func TestDomainXMLValidates(t *testing.T) {
 	binaries.Require(t, "virt-xml-validate")
 	pvKernel := spec("vm-demo-1", agentapi.BootPV)
@@ -36,36 +60,199 @@ func TestDomainXMLValidates(t *testing.T) {
 	}
 	opt := DefaultOptions
 	opt.Emulator = "/usr/lib/xen/bin/qemu-dm"
-	dir := t.TempDir()
 	for name, s := range cases {
-		b, err := DomainXML(s, opt)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		p := filepath.Join(dir, name+".xml")
-		os.WriteFile(p, b, 0o644)
-		out, err := exec.Command("virt-xml-validate", p, "domain").CombinedOutput()
-		if err != nil {
-			t.Errorf("%s: virt-xml-validate: %v\n%s\n%s", name, err, out, b)
-		}
-		x := string(b)
+		x := render(t, "xen-"+name, s, TypeXen, opt)
 		for _, want := range []string{"<domain type=\"xen\">", "02:5c:00:00:00:0", `bridge="eth`, "<memory unit=\"MiB\">1024</memory>", "<vcpu>2</vcpu>"} {
 			if !strings.Contains(x, want) {
 				t.Errorf("%s: missing %s in\n%s", name, want, x)
 			}
 		}
 	}
-	hvm, _ := DomainXML(front, opt)
-	if !strings.Contains(string(hvm), `<boot dev="network"></boot>`) || !strings.Contains(string(hvm), `bridge="eth1"`) {
+	hvm := render(t, "xen-hvm", front, TypeXen, opt)
+	if !strings.Contains(hvm, `<boot dev="network"></boot>`) || !strings.Contains(hvm, `bridge="eth1"`) {
 		t.Errorf("hvm guest must network-boot first and put NIC 2 on the public bridge:\n%s", hvm)
 	}
-	pv, _ := DomainXML(cases["pv-pygrub"], opt)
-	if !strings.Contains(string(pv), "<bootloader>/usr/bin/pygrub</bootloader>") {
+	pv := render(t, "xen-pv", cases["pv-pygrub"], TypeXen, opt)
+	if !strings.Contains(pv, "<bootloader>/usr/bin/pygrub</bootloader>") {
 		t.Errorf("pv guest without kernel must use pygrub:\n%s", pv)
 	}
-	if strings.Contains(string(pv), "<x>") {
+	if strings.Contains(pv, "<x>") {
 		t.Error("args not escaped")
 	}
+	tap := opt
+	tap.NIC = NICTap
+	if _, err := DomainXML(front, TypeXen, tap); err == nil {
+		t.Error("Xen guest with nic tap: no error")
+	}
+}
+
+// Every KVM form (direct kernel, disk, network-then-disk), each with
+// bridge and tap NICs, KVM and TCG, validates and says what it should.
+func TestKVMDomainXML(t *testing.T) {
+	binaries.Require(t, "virt-xml-validate")
+	pvKernel := spec("vm-k-1", agentapi.BootPV)
+	pvKernel.Kernel, pvKernel.Initrd = "/boot/vmlinuz", "/boot/initrd.img"
+	pvKernel.Args = "console=ttyS0 vcluster.name=vm-k-1 vcluster.ks=http://198.18.0.1:8679/vcluster/kickstart/vm-k-1?t=ab&x=<y>"
+	front := spec("vm-k-0", agentapi.BootHVM)
+	front.MACs = []string{"02:5c:00:00:00:02", "02:5c:00:00:00:03"}
+	front.PublicBridge = "eth1"
+	forms := map[string]agentapi.GuestSpec{"kernel": pvKernel, "disk": spec("vm-k-2", agentapi.BootPV), "network": front}
+	for _, nic := range []string{NICBridge, NICTap} {
+		for _, typ := range []string{TypeKVM, TypeQEMU} {
+			for form, s := range forms {
+				o := DefaultOptions
+				o.DiskDir, o.ConsoleDir, o.NIC = "/d", "/c", nic
+				o.Shares = []Share{{Path: "/usr", Tag: "usr"}, {Path: "/export/home", Tag: "export.home", RW: true}}
+				name := nic + "-" + typ + "-" + form
+				x := render(t, name, s, typ, o)
+				wants := []string{
+					`<domain type="` + typ + `">`, `<target dev="vda" bus="virtio">`, `<driver name="qemu" type="raw">`,
+					`<source file="/d/` + s.Name + `.img">`, `<model type="virtio">`,
+					`<serial type="file">`, `<source path="/c/` + s.Name + `.console" append="on">`,
+					`<filesystem type="mount" accessmode="squash">`, `<source dir="/usr">`, `<target dir="usr">`, `<target dir="export.home">`,
+				}
+				switch form {
+				case "kernel":
+					wants = append(wants, "<kernel>/boot/vmlinuz</kernel>", "<initrd>/boot/initrd.img</initrd>", "?t=ab&amp;x=&lt;y&gt;</cmdline>")
+				case "disk":
+					wants = append(wants, `<boot dev="hd">`)
+				case "network":
+					wants = append(wants, `<boot dev="network"></boot>`+"\n    "+`<boot dev="hd">`)
+				}
+				if nic == NICTap {
+					wants = append(wants, `<interface type="ethernet">`, `<target dev="`+TapName(s.Name, 0)+`" managed="no">`)
+				} else {
+					wants = append(wants, `<interface type="bridge">`, `<source bridge="eth0">`)
+				}
+				if form == "network" && nic == NICBridge {
+					wants = append(wants, `<source bridge="eth1">`)
+				}
+				for _, w := range wants {
+					if !strings.Contains(x, w) {
+						t.Errorf("%s: missing %s in\n%s", name, w, x)
+					}
+				}
+				if strings.Count(x, "<readonly>") != 1 {
+					t.Errorf("%s: want /usr read-only and /export/home writable:\n%s", name, x)
+				}
+				if strings.Contains(x, "pygrub") || strings.Contains(x, "xvda") {
+					t.Errorf("%s: Xen leftovers:\n%s", name, x)
+				}
+			}
+		}
+	}
+	o := DefaultOptions
+	o.ConsoleDir = ""
+	if got := o.ConsolePath("g"); got != filepath.Join(o.DiskDir, "g.console") {
+		t.Errorf("console_dir empty: %s, want disk_dir", got)
+	}
+	if _, err := DomainXML(pvKernel, "lxc", o); err == nil {
+		t.Error("domain type lxc: no error")
+	}
+}
+
+// TAP names: at most 15 characters (IFNAMSIZ-1), one per guest and NIC,
+// the same every time.
+func TestTapName(t *testing.T) {
+	seen := map[string]bool{}
+	for _, g := range []string{"a", "vm-demo-0-1", strings.Repeat("x", 64), "vm-demo-0-10"} {
+		for i := 0; i < 4; i++ {
+			n := TapName(g, i)
+			if len(n) > 15 || seen[n] || n != TapName(g, i) {
+				t.Fatalf("TapName(%q, %d) = %q: too long, repeated or unstable", g, i, n)
+			}
+			seen[n] = true
+		}
+	}
+}
+
+func TestChooseType(t *testing.T) {
+	xen, kvm, tcg, test := []string{"xen"}, []string{"qemu", "kvm"}, []string{"qemu"}, []string{"test"}
+	for _, c := range []struct {
+		family, domain string
+		offered        []string
+		want           string
+	}{
+		{"", "auto", xen, TypeXen},
+		{"", "auto", kvm, TypeKVM},
+		{"", "auto", tcg, TypeQEMU},
+		{"", "auto", test, TypeXen},
+		{"", "qemu", kvm, TypeQEMU},
+		{"", "kvm", tcg, TypeKVM}, // configured beats the capabilities
+		{"xen", "auto", kvm, TypeXen},
+		{"kvm", "auto", kvm, TypeKVM},
+		{"kvm", "auto", test, TypeQEMU},
+		{"kvm", "qemu", nil, TypeQEMU},
+		{"kvm", "kvm", nil, TypeKVM},
+		{"lxc", "auto", kvm, ""},
+		{"kvm", "hvf", kvm, ""},
+	} {
+		got, err := chooseType(c.family, c.domain, c.offered)
+		if got != c.want || (err != nil) != (c.want == "") {
+			t.Errorf("chooseType(%q, %q, %v) = %q, %v; want %q", c.family, c.domain, c.offered, got, err, c.want)
+		}
+	}
+}
+
+func TestParseShare(t *testing.T) {
+	for in, want := range map[string]Share{
+		"/usr":              {Path: "/usr", Tag: "usr"},
+		"/export/home:rw":   {Path: "/export/home", Tag: "export.home", RW: true},
+		"/tmp/vc-demo_1:rw": {Path: "/tmp/vc-demo_1", Tag: "tmp.vc-demo_1", RW: true},
+	} {
+		if got, err := ParseShare(in); err != nil || got != want {
+			t.Errorf("ParseShare(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "/", "usr", "/usr/", "/usr//lib", "/a/../b", "/usr:ro", "/usr:rw:rw", "/opt/x.y", "/a b",
+		"/" + strings.Repeat("a", 32)} {
+		if s, err := ParseShare(bad); !errors.Is(err, ErrBadShare) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("ParseShare(%q) = %+v, %v; want one line wrapping ErrBadShare", bad, s, err)
+		}
+	}
+}
+
+// FuzzParseShare: an accepted share has a clean absolute path without
+// '.', and its tag maps back to the path (one tag, one path).
+func FuzzParseShare(f *testing.F) {
+	for _, s := range []string{"/usr", "/export/home:rw", "/a.b", "/x:rw:rw", "//", "/\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sh, err := ParseShare(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadShare) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %q", err)
+			}
+			return
+		}
+		if sh.Path == "/" || filepath.Clean(sh.Path) != sh.Path || !filepath.IsAbs(sh.Path) || strings.ContainsAny(sh.Path, ".:") {
+			t.Fatalf("accepted path %q", sh.Path)
+		}
+		if "/"+strings.ReplaceAll(sh.Tag, ".", "/") != sh.Path || len(sh.Tag) > 31 {
+			t.Fatalf("tag %q of %q", sh.Tag, sh.Path)
+		}
+	})
+}
+
+// FuzzOfferedTypes: the capabilities parser never panics and lists each
+// type once.
+func FuzzOfferedTypes(f *testing.F) {
+	f.Add(`<capabilities><guest><os_type>hvm</os_type><arch name="x86_64"><domain type="qemu"/><domain type="kvm"/></arch></guest><guest><arch><domain type="qemu"/></arch></guest></capabilities>`)
+	f.Add("<capabilities>")
+	f.Fuzz(func(t *testing.T, s string) {
+		types, err := offeredTypes(s)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, x := range types {
+			if seen[x] {
+				t.Fatalf("%q twice in %v", x, types)
+			}
+			seen[x] = true
+		}
+	})
 }
 
 func TestLifecycleOnRealLibvirtd(t *testing.T) {
