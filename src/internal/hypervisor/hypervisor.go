@@ -23,7 +23,7 @@ type Hypervisor struct {
 	mu        sync.Mutex
 	l         *libvirt.Libvirt
 	typ       string // domain type written on connection l (chooseType)
-	nodeCPUs  int // cached NodeGetInfo of connection l
+	nodeCPUs  int    // cached NodeGetInfo of connection l
 	nodeMemMB int
 	infos     map[libvirt.UUID]cachedInfo // List's cache, of connection l
 
@@ -105,6 +105,26 @@ func (h *Hypervisor) domainType() string {
 
 // ConsolePath is the file a guest's serial console is logged to (KVM).
 func (h *Hypervisor) ConsolePath(name string) string { return h.opt.ConsolePath(name) }
+
+// prepareConsole creates a KVM guest's console file before it starts,
+// given to the TAP owner: a session libvirtd's QEMU runs as that user and
+// need not be able to write console_dir itself.
+func (h *Hypervisor) prepareConsole(name string) error {
+	if t := h.domainType(); t != TypeKVM && t != TypeQEMU {
+		return nil
+	}
+	f, err := os.OpenFile(h.opt.ConsolePath(name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err == nil && h.opt.TapOwner != nil {
+		err = f.Chown(h.opt.TapOwner.UID, h.opt.TapOwner.GID)
+	}
+	if f != nil {
+		f.Close()
+	}
+	if err != nil {
+		return agentapi.Faultf(agentapi.FaultHypervisor, "console file: %v", err)
+	}
+	return nil
+}
 
 // drop forgets a connection that failed below the libvirt protocol.
 func (h *Hypervisor) drop(l *libvirt.Libvirt) {
@@ -463,6 +483,9 @@ func (h *Hypervisor) Start(name string) error {
 		}
 		// Tap mode: the TAPs are gone after a container reboot.
 		if err := h.remakeTaps(l, d); err != nil {
+			return err
+		}
+		if err := h.prepareConsole(name); err != nil {
 			return err
 		}
 		return l.DomainCreate(d)
