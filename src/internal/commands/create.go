@@ -192,7 +192,7 @@ func address(res *Result, inv *inventory) error {
 	if err != nil {
 		return err
 	}
-	ips := alloc.NewIPPool(res.Subnet, nil)
+	ips := alloc.NewIPPool(res.Subnet, inv.usedIPs)
 	for i := range res.Guests {
 		g := &res.Guests[i]
 		if g.MAC, err = macs.Next(); err != nil {

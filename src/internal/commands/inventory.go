@@ -26,6 +26,7 @@ type inventory struct {
 	macBase   string                // vm_mac_base_addr, else alloc's default
 	macMask   string
 	usedMACs  []string
+	usedIPs   []string // overlay addresses the cluster's guests hold (add vcluster host)
 	rocks     rocksIDs
 }
 

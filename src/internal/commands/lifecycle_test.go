@@ -239,3 +239,51 @@ func TestDrainAndRetire(t *testing.T) {
 	bedFail(t, b, `unknown container "B/nosuch"`, "remove", "vcluster", "container", "B/nosuch")
 	bedFail(t, b, `unknown site "Z"`, "remove", "vcluster", "site", "Z")
 }
+
+func TestGrowShrink(t *testing.T) {
+	b := ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
+	bedMust(t, b, "add", "vcluster", "vc1", "nodes=2", "cpus=1", "mem=128", "disk=4", "subnet=100.64.0.0/29")
+	bedMust(t, b, "sync", "vcluster", "vc1")
+
+	// Bad input first: one line, nothing written.
+	bedFail(t, b, "overlay subnet 100.64.0.0/29 of vc1 has room for 3 more guests, not 4", "add", "vcluster", "host", "vc1", "count=4")
+	bedFail(t, b, "count=0 is out of range", "add", "vcluster", "host", "vc1", "count=0")
+	bedFail(t, b, `count="many" is not a number`, "add", "vcluster", "host", "vc1", "count=many")
+	bedFail(t, b, "count=N is required", "add", "vcluster", "host", "vc1")
+	bedFail(t, b, `unknown virtual cluster "vc9"`, "add", "vcluster", "host", "vc9", "count=1")
+	bedFail(t, b, `unknown site "Z"`, "add", "vcluster", "host", "vc1", "count=1", "sites=Z")
+
+	out := bedMust(t, b, "add", "vcluster", "host", "vc1", "count=2")
+	if !strings.HasPrefix(out, "added 2 guests to virtual cluster vc1 (overlay 100.64.0.0/29)\n") ||
+		!regexp.MustCompile(`(?m)^vm-vc1-2: .* 100\.64\.0\.4 1 +128$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^vm-vc1-3: .* 100\.64\.0\.5 1 +128$`).MatchString(out) {
+		t.Fatalf("grow:\n%s", out)
+	}
+	// The cluster's overlay: one key, one community for all its guests.
+	if n := countRows(t, b, `SELECT COUNT(DISTINCT s.Value) FROM sec_node_attributes s JOIN vc_vms v ON v.Node = s.Node
+		WHERE s.Attr = 'vcluster_key'`); n != 1 {
+		t.Fatalf("%d overlay keys", n)
+	}
+	if n := countRows(t, b, `SELECT COUNT(*) FROM attributes WHERE Attr = 'vcluster_community' AND Value = 'vc-vc1'`); n != 5 {
+		t.Fatalf("%d guests with the community", n)
+	}
+	out = bedMust(t, b, "sync", "vcluster", "vc1")
+	if !strings.Contains(out, "4 of 4 guests running where the database says; 4 state-changing calls") || onlyOnce(t, b) != 4 {
+		t.Fatalf("sync after grow:\n%s", out)
+	}
+
+	out = bedMust(t, b, "remove", "vcluster", "host", "vm-vc1-0,vm-vc1-3")
+	if out != "removed vm-vc1-0, vm-vc1-3 from virtual cluster vc1; rocks sync vcluster destroys the copies that still run\n" {
+		t.Fatalf("shrink:\n%s", out)
+	}
+	if n := countRows(t, b, "SELECT COUNT(*) FROM nodes WHERE Name IN ('vm-vc1-0', 'vm-vc1-3')") +
+		countRows(t, b, "SELECT COUNT(*) FROM vc_vms WHERE Name IN ('vm-vc1-0', 'vm-vc1-3')"); n != 0 {
+		t.Fatalf("%d rows left", n)
+	}
+	bedMust(t, b, "sync", "vcluster", "vc1")
+	if run := b.Running(t); len(run) != 2 || run["vm-vc1-1"] == nil || run["vm-vc1-2"] == nil {
+		t.Fatalf("after shrink: %v", run)
+	}
+	bedFail(t, b, `unknown guest "vm-vc1-0"`, "remove", "vcluster", "host", "vm-vc1-1,vm-vc1-0")
+	bedFail(t, b, "vc1 is the virtual frontend of vc1", "remove", "vcluster", "host", "vc1")
+}

@@ -136,13 +136,13 @@ func TestRemoveHostPlugin(t *testing.T) {
 			out, err := c.CombinedOutput()
 			want := "aborted: None\n"
 			if rc != "0" {
-				want = "aborted: " + fake + " remove vcluster host vm-vc1-3 failed (exit 3); nothing was removed\n"
+				want = "aborted: " + fake + " remove vcluster host vm-vc1-3 plugin=yes failed (exit 3); nothing was removed\n"
 			}
 			if err != nil || string(out) != want {
 				t.Errorf("%s, exit %s: %v %q, want %q", py.name, rc, err, out, want)
 			}
 		}
-		if b, _ := os.ReadFile(args); string(b) != "remove vcluster host vm-vc1-3\nremove vcluster host vm-vc1-3\n" {
+		if b, _ := os.ReadFile(args); string(b) != "remove vcluster host vm-vc1-3 plugin=yes\nremove vcluster host vm-vc1-3 plugin=yes\n" {
 			t.Errorf("%s: rocks-vcluster called with %q", py.name, b)
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rocksclusters/vcluster/src/internal/alloc"
+	"github.com/rocksclusters/vcluster/src/internal/db"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
 
@@ -26,22 +28,27 @@ It does not touch running machines.`,
 	})
 	rockscmd.Register(&rockscmd.Command{
 		Verb: "remove", Noun: []string{"vcluster", "host"},
-		Description: `Forget what vcluster keeps of a host that Rocks is removing: a guest's
-vc_vms row and its overlay key (the secure attribute vcluster_key), its
+		Description: `Shrink a virtual cluster: remove compute guests from the database, their
+Rocks rows (nodes, networks, vm_nodes, vm_disks, host attributes, the
+overlay key) and their vc_vms rows, all in one transaction. Their
+recorded copies stay, so the next rocks sync vcluster destroys the copies
+that still run. A virtual frontend goes only with its cluster (rocks
+remove vcluster NAME).
+With plugin=yes (what rocks remove host HOST runs, through the plugin
+plugin_vcluster.py, before Rocks removes the host): forget only what
+vcluster keeps of a Rocks host (a guest's vc_vms row and overlay key, its
 cluster's virtual frontend reference, a VM container's link to the Rocks
-node. Its recorded copies stay, so the next rocks sync vcluster destroys
-the copy that still runs. Rocks' own rows are left to rocks remove host.
-For internal use: rocks remove host HOST runs it (through the plugin
-plugin_vcluster.py) before Rocks removes the host; use that, not this.
-A host vcluster does not know is no error.`,
-		Args:     []rockscmd.Arg{{Name: "HOST", Doc: "A Rocks host name."}},
-		Examples: []rockscmd.Example{{Cmd: "remove host vm-vc1-3", Doc: "Remove a guest from Rocks and from its virtual cluster (runs this command)."}},
-		Run: removeRun(func(host string) error { return alloc.ValidHost("host", host) }, RemoveHost,
-			func(c *rockscmd.Context, host string, n int) {
-				if n > 0 {
-					fmt.Fprintf(c.Out, "removed %s from its virtual cluster\n", host)
-				}
-			}),
+node) and leave Rocks' rows to rocks remove host; a host vcluster does not
+know is no error there.`,
+		Args: []rockscmd.Arg{{Name: "GUEST", Doc: "Comma-separated guests (e.g. vm-vc1-3,vm-vc1-4); with plugin=yes one Rocks host name."}},
+		Params: []rockscmd.Param{
+			{Name: "plugin", Default: "no", Doc: "yes: only vcluster's own rows of one Rocks host (for rocks remove host's plugin)."},
+		},
+		Examples: []rockscmd.Example{
+			{Cmd: "remove vcluster host vm-vc1-3,vm-vc1-4", Doc: "Remove two guests; then rocks sync vcluster vc1 destroys them."},
+			{Cmd: "remove host vm-vc1-3", Doc: "Rocks' own removal of a guest (runs this command with plugin=yes)."},
+		},
+		Run: removeHosts,
 	})
 }
 
@@ -64,32 +71,122 @@ func removeCluster(ctx context.Context, tx *sql.Tx, name string) (int, error) {
 	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM vc_vms WHERE Cluster = ?", id).Scan(&n); err != nil {
 		return 0, err
 	}
-	// Rocks 6.0 and 6.1 keep host attributes in node_attributes too.
-	legacy, err := hasTable(ctx, tx, "node_attributes")
-	if err != nil {
+	if err := deleteGuestRows(ctx, tx, "v.Cluster = ?", id); err != nil {
 		return 0, err
 	}
-	if legacy {
-		if err := execEach(ctx, tx, id, `DELETE na FROM node_attributes na JOIN vc_vms v ON v.Node = na.Node WHERE v.Cluster = ?`); err != nil {
-			return 0, err
-		}
-	}
-	if err := execEach(ctx, tx, id,
-		`DELETE a FROM attributes a JOIN catindex ci ON ci.ID = a.Catindex
-			JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'
-			JOIN vc_vms v ON v.Name = ci.Name WHERE v.Cluster = ?`,
-		`DELETE ci FROM catindex ci JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'
-			JOIN vc_vms v ON v.Name = ci.Name WHERE v.Cluster = ?`,
-		`DELETE dk FROM vm_disks dk JOIN vm_nodes vn ON vn.ID = dk.Vm_Node JOIN vc_vms v ON v.Node = vn.Node WHERE v.Cluster = ?`,
-		`DELETE vn FROM vm_nodes vn JOIN vc_vms v ON v.Node = vn.Node WHERE v.Cluster = ?`,
-		`DELETE nw FROM networks nw JOIN vc_vms v ON v.Node = nw.Node WHERE v.Cluster = ?`,
-		`DELETE s FROM sec_node_attributes s JOIN vc_vms v ON v.Node = s.Node WHERE v.Cluster = ? AND s.Attr = 'vcluster_key'`,
-		`DELETE n FROM nodes n JOIN vc_vms v ON v.Node = n.ID WHERE v.Cluster = ?`,
-		`DELETE FROM vc_clusters WHERE ID = ?`, // cascades to vc_vms, vc_overlays
-	); err != nil {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM vc_clusters WHERE ID = ?", id); err != nil { // cascades to vc_vms, vc_overlays
 		return 0, err
 	}
 	return n, nil
+}
+
+// deleteGuestRows deletes the Rocks rows of the guests matching where (on
+// vc_vms v, one argument): host attributes, catindex, vm_disks, vm_nodes,
+// networks, the overlay key, nodes. Their vc_vms rows stay for the caller.
+func deleteGuestRows(ctx context.Context, tx *sql.Tx, where string, arg any) error {
+	// Rocks 6.0 and 6.1 keep host attributes in node_attributes too.
+	legacy, err := hasTable(ctx, tx, "node_attributes")
+	if err != nil {
+		return err
+	}
+	if legacy {
+		if err := execEach(ctx, tx, arg, `DELETE na FROM node_attributes na JOIN vc_vms v ON v.Node = na.Node WHERE `+where); err != nil {
+			return err
+		}
+	}
+	return execEach(ctx, tx, arg,
+		`DELETE a FROM attributes a JOIN catindex ci ON ci.ID = a.Catindex
+			JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'
+			JOIN vc_vms v ON v.Name = ci.Name WHERE `+where,
+		`DELETE ci FROM catindex ci JOIN categories cat ON cat.ID = ci.Category AND cat.Name = 'host'
+			JOIN vc_vms v ON v.Name = ci.Name WHERE `+where,
+		`DELETE dk FROM vm_disks dk JOIN vm_nodes vn ON vn.ID = dk.Vm_Node JOIN vc_vms v ON v.Node = vn.Node WHERE `+where,
+		`DELETE vn FROM vm_nodes vn JOIN vc_vms v ON v.Node = vn.Node WHERE `+where,
+		`DELETE nw FROM networks nw JOIN vc_vms v ON v.Node = nw.Node WHERE `+where,
+		`DELETE s FROM sec_node_attributes s JOIN vc_vms v ON v.Node = s.Node WHERE `+where+` AND s.Attr = 'vcluster_key'`,
+		`DELETE n FROM nodes n JOIN vc_vms v ON v.Node = n.ID WHERE `+where,
+	)
+}
+
+// removeHosts is remove vcluster host: shrink, or the plugin's forget.
+func removeHosts(c *rockscmd.Context) error {
+	plugin, err := c.BoolParam("plugin")
+	if err != nil {
+		return err
+	}
+	if plugin {
+		return removeRun(func(host string) error { return alloc.ValidHost("host", host) }, RemoveHost,
+			func(c *rockscmd.Context, host string, n int) {
+				if n > 0 {
+					fmt.Fprintf(c.Out, "removed %s from its virtual cluster\n", host)
+				}
+			})(c)
+	}
+	names := splitList(c.Args[0])
+	if len(names) == 0 {
+		return fmt.Errorf("%q names no guest", c.Args[0])
+	}
+	for _, n := range names {
+		if err := alloc.ValidHost("guest", n); err != nil {
+			return err
+		}
+	}
+	d, err := c.DB()
+	if err != nil {
+		return err
+	}
+	var clusters []string
+	if _, err := inLockedTx(c.Ctx, d, func(tx *sql.Tx) (int, error) {
+		clusters, err = shrink(c.Ctx, tx, names)
+		return len(names), err
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "removed %s from virtual cluster %s; rocks sync vcluster destroys the copies that still run\n", join(names), join(clusters))
+	return nil
+}
+
+// shrink removes the named compute guests, Rocks rows and vc_vms rows,
+// and returns their clusters. An unknown name or a virtual frontend
+// fails it before anything is deleted.
+func shrink(ctx context.Context, tx *sql.Tx, names []string) ([]string, error) {
+	type row struct{ role, cluster string }
+	found := map[string]row{}
+	err := db.Rows(tx.QueryContext(ctx, `SELECT v.Name, v.Role, k.Name FROM vc_vms v JOIN vc_clusters k ON k.ID = v.Cluster
+		WHERE v.Name IN (`+db.Placeholders(len(names))+`) FOR UPDATE`, db.Args(names)...)).Each(func(r *sql.Rows) error {
+		var n string
+		var x row
+		if err := r.Scan(&n, &x.role, &x.cluster); err != nil {
+			return err
+		}
+		found[n] = x
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var clusters []string
+	for _, n := range names {
+		x, ok := found[n]
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("unknown guest %q (see rocks list vcluster host)", n)
+		case x.role == "frontend":
+			return nil, fmt.Errorf("%s is the virtual frontend of %s: it goes only with its cluster (rocks remove vcluster %s)", n, x.cluster, x.cluster)
+		}
+		if !slices.Contains(clusters, x.cluster) {
+			clusters = append(clusters, x.cluster)
+		}
+	}
+	for _, n := range names {
+		if err := deleteGuestRows(ctx, tx, "v.Name = ?", n); err != nil {
+			return nil, err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM vc_vms WHERE Name = ?", n); err != nil {
+			return nil, err
+		}
+	}
+	return clusters, nil
 }
 
 // RemoveHost deletes vcluster's own rows of a Rocks host in one

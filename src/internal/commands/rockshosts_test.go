@@ -249,7 +249,7 @@ func TestKeyNotReadableByLocalUsers(t *testing.T) {
 		"nodefile="+filepath.Join(root, "nodes", "vcluster-guest.xml"))
 }
 
-// rocks remove host GUEST runs `remove vcluster host GUEST` first (its
+// rocks remove host GUEST runs `remove vcluster host GUEST plugin=yes` first (its
 // plugin): the guest leaves its cluster and its key goes; another host is
 // no error and changes nothing.
 func TestRemoveHost(t *testing.T) {
@@ -257,14 +257,14 @@ func TestRemoveHost(t *testing.T) {
 	e.sites()
 	e.must("add", "vcluster", "vc1", "nodes=2")
 	before := e.snapshot()
-	if out := e.must("remove", "vcluster", "host", "frontend"); out != "" {
+	if out := e.must("remove", "vcluster", "host", "frontend", "plugin=yes"); out != "" {
 		t.Errorf("remove vcluster host frontend: %q", out)
 	}
 	e.unchanged(before, "a host vcluster does not know changed rows")
-	if out := e.must("remove", "vcluster", "host", "vm-vc1-1"); out != "removed vm-vc1-1 from its virtual cluster\n" {
+	if out := e.must("remove", "vcluster", "host", "vm-vc1-1", "plugin=yes"); out != "removed vm-vc1-1 from its virtual cluster\n" {
 		t.Errorf("remove vcluster host: %q", out)
 	}
-	e.must("remove", "vcluster", "host", "vc1")
+	e.must("remove", "vcluster", "host", "vc1", "plugin=yes")
 	for q, want := range map[string]int{
 		"SELECT COUNT(*) FROM vc_vms":                                  1,
 		"SELECT COUNT(*) FROM sec_node_attributes":                     1,
@@ -275,7 +275,7 @@ func TestRemoveHost(t *testing.T) {
 			t.Errorf("%s: %d, want %d", q, got, want)
 		}
 	}
-	e.fail(`is not a host name`, "remove", "vcluster", "host", "a'b")
+	e.fail(`is not a host name`, "remove", "vcluster", "host", "a'b", "plugin=yes")
 }
 
 // Rocks 6.0 and 6.1 read host attributes from node_attributes and

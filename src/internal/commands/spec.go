@@ -25,6 +25,7 @@ type Spec struct {
 	Protocol  string // native | v1
 	MTU       int
 	DryRun    bool
+	FirstIdx  int // index of the first compute guest (rocks add vcluster host: after the cluster's last)
 }
 
 // validate checks the request alone, before the database is read.

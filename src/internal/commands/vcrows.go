@@ -44,9 +44,9 @@ func writeVMs(ctx context.Context, tx *rt, s *Spec, res *Result, cid int64, at t
 		if g.PublicMAC != "" {
 			pub = g.PublicMAC
 		}
-		idx := i
+		idx := s.FirstIdx + i
 		if s.Frontend && g.Role == "compute" {
-			idx = i - 1
+			idx = s.FirstIdx + i - 1
 		} else if g.Role == "frontend" {
 			idx = 0
 		}

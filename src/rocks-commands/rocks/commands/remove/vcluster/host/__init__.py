@@ -6,21 +6,33 @@ RollName = "vcluster"
 
 class Command(vcluster_exec.Command):
 	"""
-	Forget what vcluster keeps of a host that Rocks is removing: a guest's
-	vc_vms row and its overlay key (the secure attribute vcluster_key), its
-	cluster's virtual frontend reference, a VM container's link to the Rocks
-	node. Its recorded copies stay, so the next rocks sync vcluster destroys
-	the copy that still runs. Rocks' own rows are left to rocks remove host.
-	For internal use: rocks remove host HOST runs it (through the plugin
-	plugin_vcluster.py) before Rocks removes the host; use that, not this. A
-	host vcluster does not know is no error.
+	Shrink a virtual cluster: remove compute guests from the database, their
+	Rocks rows (nodes, networks, vm_nodes, vm_disks, host attributes, the
+	overlay key) and their vc_vms rows, all in one transaction. Their
+	recorded copies stay, so the next rocks sync vcluster destroys the
+	copies that still run. A virtual frontend goes only with its cluster
+	(rocks remove vcluster NAME). With plugin=yes (what rocks remove host
+	HOST runs, through the plugin plugin_vcluster.py, before Rocks removes
+	the host): forget only what vcluster keeps of a Rocks host (a guest's
+	vc_vms row and overlay key, its cluster's virtual frontend reference, a
+	VM container's link to the Rocks node) and leave Rocks' rows to rocks
+	remove host; a host vcluster does not know is no error there.
 
-	<arg type='string' name='HOST' optional='0'>
-	A Rocks host name.
+	<arg type='string' name='GUEST' optional='0'>
+	Comma-separated guests (e.g. vm-vc1-3,vm-vc1-4); with plugin=yes one
+	Rocks host name.
 	</arg>
 
+	<param type='PLUGIN' name='plugin' optional='1'>
+	yes: only vcluster's own rows of one Rocks host (for rocks remove host's
+	plugin). Default: no.
+	</param>
+
+	<example cmd='remove vcluster host vm-vc1-3,vm-vc1-4'>
+	Remove two guests; then rocks sync vcluster vc1 destroys them.
+	</example>
+
 	<example cmd='remove host vm-vc1-3'>
-	Remove a guest from Rocks and from its virtual cluster (runs this
-	command).
+	Rocks' own removal of a guest (runs this command with plugin=yes).
 	</example>
 	"""
