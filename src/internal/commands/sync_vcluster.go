@@ -44,7 +44,6 @@ var controllerParams = []rockscmd.Param{
 	{Name: "wait", Default: "60", Doc: "Seconds to wait for another sync, move or vclusterd relocation to finish."},
 	{Name: "bridge", Default: controller.DefaultBridge, Doc: "Container bridge of a guest's private NIC (guests it defines)."},
 	{Name: "public-bridge", Default: controller.DefaultPublicBridge, Doc: "Container bridge of a virtual frontend's public NIC (guests it defines)."},
-	{Name: "boot", Default: controller.DefaultBoot, Doc: "hvm (network boot, then disk) or pv (pygrub), for guests it defines."},
 }
 
 // controllerOptions reads controllerParams.
@@ -63,12 +62,11 @@ func controllerOptions(c *rockscmd.Context) (controller.Options, time.Duration, 
 	if err != nil {
 		return o, 0, err
 	}
-	o.Bridge, o.PublicBridge, o.Boot = c.Param("bridge"), c.Param("public-bridge"), c.Param("boot")
-	if o.Boot != agentapi.BootHVM && o.Boot != agentapi.BootPV {
-		return o, 0, fmt.Errorf("boot=%q is not hvm or pv", o.Boot)
-	}
+	// How guests boot is not a parameter: it is the Rocks attributes
+	// vcluster_boot etc., which vclusterd reads too (package guestboot).
+	o.Bridge, o.PublicBridge = c.Param("bridge"), c.Param("public-bridge")
 	probe := agentapi.GuestSpec{Name: "probe", CPUs: 1, MemMB: agentapi.MinMemMB, DiskGB: 1,
-		MACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:02"}, Bridge: o.Bridge, PublicBridge: o.PublicBridge, Boot: o.Boot}
+		MACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:02"}, Bridge: o.Bridge, PublicBridge: o.PublicBridge, Boot: agentapi.BootHVM}
 	if err := probe.Normalize(); err != nil {
 		return o, 0, fmt.Errorf("bridge=%q public-bridge=%q: %v", o.Bridge, o.PublicBridge, err)
 	}

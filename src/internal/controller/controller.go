@@ -12,6 +12,7 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/agentclient"
 	"github.com/rocksclusters/vcluster/src/internal/auth"
+	"github.com/rocksclusters/vcluster/src/internal/guestboot"
 )
 
 // Defaults of Options.
@@ -20,7 +21,6 @@ const (
 	DefaultCallTimeout  = 30 * time.Second
 	DefaultBridge       = "eth0" // Rocks' Xen containers bridge the private network as eth0
 	DefaultPublicBridge = "eth1"
-	DefaultBoot         = agentapi.BootHVM // network boot first: the guest kickstarts
 )
 
 // Options tune a Controller; zero values take the defaults.
@@ -29,7 +29,6 @@ type Options struct {
 	CallTimeout  time.Duration // bound of each agent call
 	Bridge       string        // bridge of a guest's private NIC
 	PublicBridge string        // bridge of a virtual frontend's public NIC
-	Boot         string        // agentapi.BootHVM or BootPV
 	// Begin, when set, is told how many containers this pass works on,
 	// before the first Progress.
 	Begin func(total int)
@@ -63,9 +62,6 @@ func New(d *sql.DB, opt Options) *Controller {
 	if opt.PublicBridge == "" {
 		opt.PublicBridge = DefaultPublicBridge
 	}
-	if opt.Boot == "" {
-		opt.Boot = DefaultBoot
-	}
 	return &Controller{db: d, opt: opt, clients: map[string]*agentclient.Client{}, keys: map[string]*auth.Key{},
 		pools: map[string]*x509.CertPool{}}
 }
@@ -82,14 +78,29 @@ func active(state string) bool {
 	return true
 }
 
-// spec is the agent's definition of a guest.
-func (c *Controller) spec(g *Guest) agentapi.GuestSpec {
+// spec is the agent's definition of a guest; boot is how it boots (the
+// Rocks attributes guestboot reads, the same for sync and vclusterd).
+func (c *Controller) spec(g *Guest, boot guestboot.Settings) agentapi.GuestSpec {
 	s := agentapi.GuestSpec{Name: g.Name, CPUs: g.CPUs, MemMB: g.Mem, DiskGB: g.Disk,
-		MACs: append([]string(nil), g.MACs...), Bridge: c.opt.Bridge, Boot: c.opt.Boot}
+		MACs: append([]string(nil), g.MACs...), Bridge: c.opt.Bridge}
 	if len(g.MACs) > 1 {
 		s.PublicBridge = c.opt.PublicBridge
 	}
+	boot.Apply(&s)
 	return s
+}
+
+// bootFor reads the boot settings when some job defines a guest: a bad
+// setting stops the definitions (one error) and nothing else.
+func (c *Controller) bootFor(ctx context.Context, jobs map[*work][]job) (guestboot.Settings, error) {
+	for _, js := range jobs {
+		for _, j := range js {
+			if j.define {
+				return guestboot.Load(ctx, c.db)
+			}
+		}
+	}
+	return guestboot.Settings{}, nil
 }
 
 // call makes one state-changing call with its own deadline, counts it and

@@ -206,6 +206,10 @@ type job struct {
 // confirmed gone or its container confirmed dead.
 func (c *Controller) start(ctx context.Context, p *pass, rep *Report) error {
 	jobs, newCopies := p.jobs(rep)
+	boot, err := c.bootFor(ctx, jobs)
+	if err != nil {
+		return err
+	}
 	// The copy is recorded before it is defined: a crash in between
 	// leaves a record of a copy that may not exist, never the reverse.
 	if err := insertCopies(ctx, c.db, newCopies, p.now); err != nil {
@@ -223,7 +227,7 @@ func (c *Controller) start(ctx context.Context, p *pass, rep *Report) error {
 		}()
 		for _, j := range jobs[w] {
 			if j.define {
-				spec := c.spec(j.g)
+				spec := c.spec(j.g, boot)
 				if c.call(ctx, w, &w.res.Defined, func(ctx context.Context) error { return w.cl.Define(ctx, spec) }) != nil {
 					return
 				}

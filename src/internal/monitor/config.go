@@ -16,6 +16,8 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/controller"
+	"github.com/rocksclusters/vcluster/src/internal/guestboot"
+	"github.com/rocksclusters/vcluster/src/internal/ksserver"
 )
 
 // Config is /etc/vcluster/vclusterd.toml; roll/etc/vclusterd.toml
@@ -33,7 +35,11 @@ type Config struct {
 	OverloadFor  Duration `toml:"overload_for"`
 	Bridge       string   `toml:"bridge"`
 	PublicBridge string   `toml:"public_bridge"`
-	Boot         string   `toml:"boot"`
+	// Boot is no longer a setting here: how guests boot is the Rocks
+	// attribute vcluster_boot (package guestboot), read by `rocks sync
+	// vcluster` too. The key stays known only to say so.
+	Boot      string          `toml:"boot"`
+	Kickstart ksserver.Config `toml:"kickstart"`
 }
 
 // Duration reads "10s"-style TOML strings.
@@ -53,7 +59,6 @@ func Defaults() Config {
 		OverloadFor:  Duration{Duration: 10 * time.Minute},
 		Bridge:       controller.DefaultBridge,
 		PublicBridge: controller.DefaultPublicBridge,
-		Boot:         controller.DefaultBoot,
 	}
 }
 
@@ -88,13 +93,17 @@ func (c Config) Validate() error {
 		return errors.New("overload_load must not be negative (0 disables)")
 	case c.OverloadLoad > 0 && c.OverloadFor.Duration < c.Interval.Duration:
 		return errors.New("overload_for must be at least one interval")
-	case c.Boot != agentapi.BootHVM && c.Boot != agentapi.BootPV:
-		return fmt.Errorf("boot %q: want hvm or pv", c.Boot)
+	case c.Boot != "":
+		return fmt.Errorf("boot = %q: how guests boot is now the Rocks attribute %s (rocks set attr %s %s); remove this key",
+			c.Boot, guestboot.AttrBoot, guestboot.AttrBoot, c.Boot)
 	}
 	probe := agentapi.GuestSpec{Name: "probe", CPUs: 1, MemMB: agentapi.MinMemMB, DiskGB: 1,
-		MACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:02"}, Bridge: c.Bridge, PublicBridge: c.PublicBridge, Boot: c.Boot}
+		MACs: []string{"02:00:00:00:00:01", "02:00:00:00:00:02"}, Bridge: c.Bridge, PublicBridge: c.PublicBridge, Boot: agentapi.BootHVM}
 	if err := probe.Normalize(); err != nil {
 		return fmt.Errorf("bridge/public_bridge: %w", err)
+	}
+	if err := c.Kickstart.Validate(); err != nil {
+		return fmt.Errorf("[kickstart] %w", err)
 	}
 	return nil
 }

@@ -88,7 +88,7 @@ type Monitor struct {
 // New makes a Monitor over the database.
 func New(cfg Config, d *sql.DB, log *slog.Logger) *Monitor {
 	ctl := controller.New(d, controller.Options{Concurrency: cfg.Concurrency, CallTimeout: cfg.CallTimeout.Duration,
-		Bridge: cfg.Bridge, PublicBridge: cfg.PublicBridge, Boot: cfg.Boot})
+		Bridge: cfg.Bridge, PublicBridge: cfg.PublicBridge})
 	return &Monitor{cfg: cfg, db: d, ctl: ctl, log: log, tr: newTracker(cfg), pending: map[string]bool{}, now: time.Now}
 }
 

@@ -45,11 +45,6 @@ class Command(vcluster_exec.Command):
 	Default: eth1.
 	</param>
 
-	<param type='BOOT' name='boot' optional='1'>
-	hvm (network boot, then disk) or pv (pygrub), for guests it defines.
-	Default: hvm.
-	</param>
-
 	<example cmd='start vcluster vc1'>
 	Start every stopped guest of vc1.
 	</example>

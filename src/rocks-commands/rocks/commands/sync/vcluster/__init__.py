@@ -44,11 +44,6 @@ class Command(vcluster_exec.Command):
 	Default: eth1.
 	</param>
 
-	<param type='BOOT' name='boot' optional='1'>
-	hvm (network boot, then disk) or pv (pygrub), for guests it defines.
-	Default: hvm.
-	</param>
-
 	<example cmd='sync vcluster vc1'>
 	Start the guests of vc1 that are not running yet.
 	</example>

@@ -44,11 +44,6 @@ class Command(vcluster_exec.Command):
 	Default: eth1.
 	</param>
 
-	<param type='BOOT' name='boot' optional='1'>
-	hvm (network boot, then disk) or pv (pygrub), for guests it defines.
-	Default: hvm.
-	</param>
-
 	<example cmd='move vcluster host vm-vc1-3 container=B/vm-container-0-2'>
 	Move vm-vc1-3 to a container of site B.
 	</example>
