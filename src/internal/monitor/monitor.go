@@ -162,7 +162,7 @@ func (m *Monitor) Poll(ctx context.Context) error {
 			stuck = append(stuck, id)
 		}
 	}
-	if len(newlyDead)+len(revive)+len(over)+len(m.pending) == 0 && !m.hasGuests(ctx, stuck) {
+	if len(newlyDead)+len(revive)+len(over)+len(m.pending) == 0 && !m.hasGuests(ctx, stuck) && !m.draining(ctx) {
 		return nil
 	}
 	lock, err := controller.Acquire(ctx, m.db, m.cfg.LockWait.Duration)
@@ -190,6 +190,7 @@ func (m *Monitor) Poll(ctx context.Context) error {
 	for _, id := range over {
 		m.relieve(ctx, id, seen[id])
 	}
+	m.drainNext(ctx)
 	names := make([]string, 0, len(m.pending))
 	for n := range m.pending {
 		names = append(names, n)
