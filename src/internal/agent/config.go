@@ -5,10 +5,13 @@ package agent
 
 import (
 	"errors"
+	"fmt"
+	"os/user"
 	"strconv"
 	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/hypervisor"
 	"github.com/rocksclusters/vcluster/src/internal/tomlconf"
 )
 
@@ -30,6 +33,14 @@ type Config struct {
 	Bootloader  string `toml:"bootloader"`
 	HVMLoader   string `toml:"hvm_loader"`
 	Emulator    string `toml:"emulator"`
+
+	Hypervisor      string   `toml:"hypervisor"`  // "", "xen" or "kvm"
+	DomainType      string   `toml:"domain_type"` // KVM: "auto", "kvm" or "qemu"
+	NIC             string   `toml:"nic"`         // "bridge" or "tap"
+	TapUser         string   `toml:"tap_user"`
+	Shares          []string `toml:"shares"` // KVM: "path" or "path:rw", over virtio-9p
+	ConsoleDir      string   `toml:"console_dir"`
+	ConsoleMaxBytes int64    `toml:"console_max_bytes"`
 
 	MaxBodyBytes    int64    `toml:"max_body_bytes"`
 	MaxConcurrent   int      `toml:"max_concurrent"`
@@ -55,6 +66,9 @@ func Defaults() Config {
 		CreateDisks:     true,
 		Bootloader:      "/usr/bin/pygrub",
 		HVMLoader:       "/usr/lib/xen/boot/hvmloader",
+		DomainType:      hypervisor.DomainAuto,
+		NIC:             hypervisor.NICBridge,
+		ConsoleMaxBytes: 1 << 20,
 		MaxBodyBytes:    1 << 20,
 		MaxConcurrent:   16,
 		ReadTimeout:     Duration{Duration: 10 * time.Second},
@@ -98,6 +112,66 @@ func (c Config) Validate() error {
 		return errors.New("tls_cert and tls_key go together")
 	case c.CreateDisks && c.DiskDir == "":
 		return errors.New("create_disks needs disk_dir")
+	case c.ConsoleMaxBytes < minConsoleBytes:
+		return fmt.Errorf("console_max_bytes must be at least %d", minConsoleBytes)
+	}
+	if _, err := c.hypervisorOptions(); err != nil {
+		return err
 	}
 	return nil
+}
+
+// minConsoleBytes keeps room for guest.console's 1000 lines.
+const minConsoleBytes = 64 << 10
+
+// hypervisorOptions turns the configuration into what the hypervisor
+// package writes into domain XML: the one place the KVM keys are checked.
+func (c Config) hypervisorOptions() (hypervisor.Options, error) {
+	o := hypervisor.Options{DiskDir: c.DiskDir, Bootloader: c.Bootloader, HVMLoader: c.HVMLoader, Emulator: c.Emulator,
+		Family: c.Hypervisor, DomainType: c.DomainType, NIC: c.NIC, ConsoleDir: c.ConsoleDir}
+	switch {
+	case c.Hypervisor != hypervisor.FamilyAuto && c.Hypervisor != hypervisor.FamilyXen && c.Hypervisor != hypervisor.FamilyKVM:
+		return o, fmt.Errorf("hypervisor %q: want \"xen\", \"kvm\" or \"\" (from libvirt)", c.Hypervisor)
+	case c.DomainType != hypervisor.DomainAuto && c.DomainType != hypervisor.TypeKVM && c.DomainType != hypervisor.TypeQEMU:
+		return o, fmt.Errorf("domain_type %q: want \"auto\", \"kvm\" or \"qemu\"", c.DomainType)
+	case c.NIC != hypervisor.NICBridge && c.NIC != hypervisor.NICTap:
+		return o, fmt.Errorf("nic %q: want \"bridge\" or \"tap\"", c.NIC)
+	case c.NIC == hypervisor.NICTap && c.Hypervisor == hypervisor.FamilyXen:
+		return o, errors.New("nic = \"tap\" needs KVM; Xen guests use bridges")
+	case c.TapUser != "" && c.NIC != hypervisor.NICTap:
+		return o, errors.New("tap_user needs nic = \"tap\"")
+	}
+	if c.TapUser != "" {
+		owner, err := lookupOwner(c.TapUser)
+		if err != nil {
+			return o, fmt.Errorf("tap_user: %v", err)
+		}
+		o.TapOwner = owner
+	}
+	tags := map[string]bool{}
+	for _, s := range c.Shares {
+		sh, err := hypervisor.ParseShare(s)
+		if err != nil {
+			return o, fmt.Errorf("shares: %v", err)
+		}
+		if tags[sh.Tag] {
+			return o, fmt.Errorf("shares: %s given twice", sh.Path)
+		}
+		tags[sh.Tag] = true
+		o.Shares = append(o.Shares, sh)
+	}
+	return o, nil
+}
+
+func lookupOwner(name string) (*hypervisor.Owner, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("%s: uid %q, gid %q", name, u.Uid, u.Gid)
+	}
+	return &hypervisor.Owner{UID: uid, GID: gid}, nil
 }

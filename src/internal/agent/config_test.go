@@ -6,11 +6,14 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/user"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/rocksclusters/vcluster/src/internal/hypervisor"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
 )
@@ -29,6 +32,9 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 	if len(c.TrustedKeys) == 0 {
 		c.TrustedKeys = nil // [] in the file, nil in Defaults
 	}
+	if len(c.Shares) == 0 {
+		c.Shares = nil
+	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("roll/etc/agent.toml\n got %+v\nwant %+v", c, want)
 	}
@@ -37,11 +43,21 @@ func TestExampleConfigIsTheDefaults(t *testing.T) {
 func TestConfigRejects(t *testing.T) {
 	dir := t.TempDir()
 	for text, want := range map[string]string{
-		"listn = \":1\"\n":               "unknown key(s): listn",
-		"[limits]\nmax_body_bytes = 1\n": "unknown key(s): limits",
-		"max_body_bytes = 10\n":          "max_body_bytes",
-		"replay_window = \"1ms\"\n":      "replay_window",
-		"listen = 5\n":                   "listen",
+		"listn = \":1\"\n":                                "unknown key(s): listn",
+		"[limits]\nmax_body_bytes = 1\n":                  "unknown key(s): limits",
+		"max_body_bytes = 10\n":                           "max_body_bytes",
+		"replay_window = \"1ms\"\n":                       "replay_window",
+		"listen = 5\n":                                    "listen",
+		"hypervisor = \"lxc\"\n":                          "hypervisor",
+		"domain_type = \"tcg\"\n":                         "domain_type",
+		"nic = \"macvtap\"\n":                             "nic",
+		"hypervisor = \"xen\"\nnic = \"tap\"\n":           "needs KVM",
+		"tap_user = \"nobody\"\n":                         "tap_user needs nic",
+		"nic = \"tap\"\ntap_user = \"no-such-user-vc\"\n": "tap_user",
+		"shares = [\"/opt/x.y\"]\n":                       "shares",
+		"shares = [\"usr\"]\n":                            "shares",
+		"shares = [\"/usr\", \"/usr:rw\"]\n":              "given twice",
+		"console_max_bytes = 100\n":                       "console_max_bytes",
 	} {
 		p := filepath.Join(dir, "c.toml")
 		os.WriteFile(p, []byte(text), 0o644)
@@ -114,4 +130,41 @@ func FuzzParseLoadAvg(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The KVM keys of a bed container (CONTRACTS A6) become the hypervisor's
+// options: the tap user by number, shares with their 9p tags.
+func TestKVMConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "agent.toml")
+	text := `libvirt_uri = "qemu:///session"
+hypervisor = "kvm"
+domain_type = "qemu"
+nic = "tap"
+tap_user = "nobody"
+shares = ["/usr", "/export/home:rw"]
+console_dir = "/var/log/vc"
+`
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := c.hypervisorOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody")
+	}
+	if o.TapOwner == nil || strconv.Itoa(o.TapOwner.UID) != u.Uid || strconv.Itoa(o.TapOwner.GID) != u.Gid {
+		t.Errorf("tap owner %+v, want nobody %s:%s", o.TapOwner, u.Uid, u.Gid)
+	}
+	want := []hypervisor.Share{{Path: "/usr", Tag: "usr"}, {Path: "/export/home", Tag: "export.home", RW: true}}
+	if !reflect.DeepEqual(o.Shares, want) || o.Family != "kvm" || o.DomainType != "qemu" || o.NIC != "tap" ||
+		o.ConsolePath("g") != "/var/log/vc/g.console" {
+		t.Errorf("options %+v", o)
+	}
 }

@@ -61,7 +61,10 @@ func New(cfg Config, keys []*auth.Key, log *slog.Logger) (*Server, error) {
 	if _, _, _, err := readLoadAvg(cfg.LoadavgPath); err != nil {
 		return nil, fmt.Errorf("loadavg_path: %v", err)
 	}
-	opt := hypervisor.Options{DiskDir: cfg.DiskDir, Bootloader: cfg.Bootloader, HVMLoader: cfg.HVMLoader, Emulator: cfg.Emulator}
+	opt, err := cfg.hypervisorOptions()
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
 		hv:       hypervisor.New(cfg.LibvirtSocket, cfg.LibvirtURI, opt),
@@ -83,6 +86,8 @@ var methods = map[string]method{
 	agentapi.MethodGuestShutdown: {false, byName((*hypervisor.Hypervisor).Shutdown)},
 	agentapi.MethodGuestDestroy:  {false, byName((*hypervisor.Hypervisor).Destroy)},
 	agentapi.MethodGuestUndefine: {false, byName((*hypervisor.Hypervisor).Undefine)},
+	// Signed although it changes nothing: see agentapi.MethodGuestConsole.
+	agentapi.MethodGuestConsole: {false, (*Server).guestConsole},
 }
 
 // Close drops the libvirt connection; guests keep running.
@@ -102,6 +107,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 1)
+	go s.keepConsoles(ctx.Done())
 	go func() {
 		if s.cfg.TLSCert != "" {
 			errc <- hs.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
@@ -295,9 +301,13 @@ func (s *Server) hostStatus(params []any) (any, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	typ, err := s.hv.DomainType()
+	if err != nil {
+		return nil, "", err
+	}
 	st := agentapi.HostStatus{
 		Hostname: s.hostname, CPUs: cpus, MemTotalMB: total, MemFreeMB: free,
-		Guests: guests, Hypervisor: s.hv.URI(), Version: version.String(), Counters: s.Counters(),
+		Guests: guests, Hypervisor: typ, Version: version.String(), Counters: s.Counters(),
 	}
 	st.Load1, st.Load5, st.Load15 = s.loadAvg()
 	return st, "", nil

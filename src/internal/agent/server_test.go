@@ -105,7 +105,7 @@ func TestGoClientLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Hostname != "vm-container-0-0" || st.CPUs < 1 || st.MemTotalMB < 1 || st.Hypervisor != libvirtd.TestURI {
+	if st.Hostname != "vm-container-0-0" || st.CPUs < 1 || st.MemTotalMB < 1 || st.Hypervisor != "xen" {
 		t.Fatalf("status %+v", st)
 	}
 	if _, ok := findGuest(st.Guests, "test"); !ok {

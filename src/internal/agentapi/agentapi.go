@@ -25,7 +25,13 @@ const (
 	MethodGuestShutdown = "guest.shutdown" // (name) -> true
 	MethodGuestDestroy  = "guest.destroy"  // (name) -> true
 	MethodGuestUndefine = "guest.undefine" // (name) -> true
+	// MethodGuestConsole is always signed, public_reads or not: a serial
+	// log holds the kernel command line, with its kickstart token.
+	MethodGuestConsole = "guest.console" // (name, lines) -> string
 )
+
+// MaxConsoleLines bounds guest.console's line count.
+const MaxConsoleLines = 1000
 
 // ReadOnly reports whether method leaves the host unchanged.
 func ReadOnly(method string) bool {
@@ -79,7 +85,7 @@ type HostStatus struct {
 	MemTotalMB int         `xmlrpc:"mem_total_mb"`
 	MemFreeMB  int         `xmlrpc:"mem_free_mb"`
 	Guests     []GuestInfo `xmlrpc:"guests"`
-	Hypervisor string      `xmlrpc:"hypervisor"` // the libvirt URI
+	Hypervisor string      `xmlrpc:"hypervisor"` // domain type in use: "xen", "kvm" or "qemu"
 	Version    string      `xmlrpc:"version"`    // agent version
 	Counters   Counters    `xmlrpc:"counters"`
 }

@@ -172,3 +172,11 @@ func (c *Client) Destroy(ctx context.Context, name string) error {
 func (c *Client) Undefine(ctx context.Context, name string) error {
 	return c.call(ctx, agentapi.MethodGuestUndefine, nil, name)
 }
+
+// Console is the last lines (1 to agentapi.MaxConsoleLines) of a KVM
+// guest's serial console, joined by newlines; a signed call.
+func (c *Client) Console(ctx context.Context, name string, lines int) (string, error) {
+	var text string
+	err := c.call(ctx, agentapi.MethodGuestConsole, &text, name, lines)
+	return text, err
+}

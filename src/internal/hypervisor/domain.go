@@ -249,11 +249,14 @@ func (o Options) DiskPath(name string) string {
 
 // ConsolePath is where a KVM guest's serial console is logged.
 func (o Options) ConsolePath(name string) string {
-	dir := o.ConsoleDir
-	if dir == "" {
-		dir = o.DiskDir
+	return filepath.Join(o.consoleDir(), name+".console")
+}
+
+func (o Options) consoleDir() string {
+	if o.ConsoleDir == "" {
+		return o.DiskDir
 	}
-	return filepath.Join(dir, name+".console")
+	return o.ConsoleDir
 }
 
 // DomainXML renders the domain of type typ (TypeXen, TypeKVM or TypeQEMU)

@@ -106,6 +106,18 @@ func (h *Hypervisor) domainType() string {
 // ConsolePath is the file a guest's serial console is logged to (KVM).
 func (h *Hypervisor) ConsolePath(name string) string { return h.opt.ConsolePath(name) }
 
+// ConsoleDir holds the console files.
+func (h *Hypervisor) ConsoleDir() string { return h.opt.consoleDir() }
+
+// Exists is nil when libvirt knows the guest, else a fault (no such guest
+// or libvirt's).
+func (h *Hypervisor) Exists(name string) error {
+	return h.do(name, func(l *libvirt.Libvirt) error {
+		_, err := l.DomainLookupByName(name)
+		return err
+	})
+}
+
 // prepareConsole creates a KVM guest's console file before it starts,
 // given to the TAP owner: a session libvirtd's QEMU runs as that user and
 // need not be able to write console_dir itself.
