@@ -38,7 +38,7 @@ declared cpus= and mem= (and warns).`,
 	})
 	rockscmd.Register(&rockscmd.Command{
 		Verb: "list", Noun: []string{"vcluster", "container"},
-		Description: "List the VM containers of all sites with their latest load report and guest count.",
+		Description: "List the VM containers of all sites with their state (active, drain, disabled), latest load report and guest count.",
 		Args:        []rockscmd.Arg{{Name: "SITE", Optional: true, Doc: "Only this site."}},
 		Examples:    []rockscmd.Example{{Cmd: "list vcluster container"}},
 		Run:         listContainers,
@@ -149,7 +149,7 @@ func listContainers(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	q := `SELECT c.Host, s.Name, c.Agent, c.CPUs, c.Mem, l.Load1, l.FreeMem, l.Reported,
+	q := `SELECT c.Host, s.Name, c.State, c.Agent, c.CPUs, c.Mem, l.Load1, l.FreeMem, l.Reported,
 		(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
 		LEFT JOIN vc_load l ON l.Container = c.ID`
@@ -158,14 +158,14 @@ func listContainers(c *rockscmd.Context) error {
 		q += " WHERE s.Name = ?"
 		args = append(args, c.Args[0])
 	}
-	t := rockscmd.NewTable(c.Out, "container", "site", "agent", "cpus", "mem", "load", "free-mem", "reported", "guests")
+	t := rockscmd.NewTable(c.Out, "container", "site", "state", "agent", "cpus", "mem", "load", "free-mem", "reported", "guests")
 	err = db.Rows(d.QueryContext(c.Ctx, q+" ORDER BY s.Name, c.Host", args...)).Each(func(rows *sql.Rows) error {
-		var host, site, agent string
+		var host, site, state, agent string
 		var cpus, mem, guests int
 		var load sql.NullFloat64
 		var free sql.NullInt64
 		var rep sql.NullTime
-		if err := rows.Scan(&host, &site, &agent, &cpus, &mem, &load, &free, &rep, &guests); err != nil {
+		if err := rows.Scan(&host, &site, &state, &agent, &cpus, &mem, &load, &free, &rep, &guests); err != nil {
 			return err
 		}
 		var l, f, r any
@@ -174,7 +174,7 @@ func listContainers(c *rockscmd.Context) error {
 		} else {
 			r = "never"
 		}
-		t.Row(host, site, agent, cpus, mem, l, f, r, guests)
+		t.Row(host, site, state, agent, cpus, mem, l, f, r, guests)
 		return nil
 	})
 	if err != nil {

@@ -152,6 +152,27 @@ func TestStopStart(t *testing.T) {
 	if len(b.Running(t)) != 3 {
 		t.Fatal("bad input stopped a guest")
 	}
+
+	// Its container unreachable: the guest is stopping, not stopped (exit
+	// 1), desired off; once the agent answers, sync shuts it down.
+	agent.Kill()
+	rc, out, er = bedRun(b, "stop", "vcluster", "vc1", "host=vm-vc1-1", "timeout=1")
+	if rc != 1 || !strings.HasPrefix(er, "warning - vm-vc1-1 on "+at+": stopping: container "+at+" unreachable") ||
+		!strings.HasSuffix(er, "\nerror - 1 of 1 guests not confirmed stopped (still stopping): vm-vc1-1\n") {
+		t.Fatalf("stop with the agent down: rc=%d\n%s%s", rc, out, er)
+	}
+	if countRows(t, b, "SELECT COUNT(*) FROM vc_vms WHERE Name = 'vm-vc1-1' AND State = 'off'") != 1 || b.Running(t)["vm-vc1-1"] == nil {
+		t.Fatal("not desired off, or no longer running with its agent dead")
+	}
+	agent.Start(t)
+	out = bedMust(t, b, "list", "vcluster", "status", "vc1")
+	if !regexp.MustCompile(`(?m)^vm-vc1-1: +vc1 +off +running \(stopping\) `).MatchString(out) {
+		t.Fatalf("status while stopping:\n%s", out)
+	}
+	bedMust(t, b, "sync", "vcluster", "vc1")
+	if run := b.Running(t); run["vm-vc1-1"] != nil || len(run) != 2 {
+		t.Fatalf("after sync: %v", run)
+	}
 }
 
 func countRows(t *testing.T, b *ctltest.Bed, q string, a ...any) int {
@@ -205,6 +226,10 @@ func TestDrainAndRetire(t *testing.T) {
 	after := b.TotalCalls()
 	if after["guest.destroy"] != calls["guest.destroy"]+1 || after["guest.start"] != calls["guest.start"]+1 {
 		t.Fatalf("calls before %v after %v", calls, after)
+	}
+	out = bedMust(t, b, "list", "vcluster", "container", "A")
+	if !regexp.MustCompile(`(?m)^vm-container-a-0: A +drain `).MatchString(out) || !regexp.MustCompile(`(?m)^vm-container-a-1: A +active `).MatchString(out) {
+		t.Fatalf("list container:\n%s", out)
 	}
 	out = bedMust(t, b, "remove", "vcluster", "container", a0)
 	if out != "removed container "+a0+"\n" || countRows(t, b, "SELECT COUNT(*) FROM vc_containers WHERE Host = 'vm-container-a-0'") != 0 {

@@ -15,10 +15,12 @@ import (
 func init() {
 	rockscmd.Register(&rockscmd.Command{
 		Verb: "list", Noun: []string{"vcluster", "status"},
-		Description: `List every guest with its desired state (the database) and its actual
-state (asked from the containers' agents now): site, container, the
-container's load and health, and when vclusterd last heard from it. A
-guest that also runs somewhere else is flagged.`,
+		Description: `List every guest with its desired power state (the database: on, or off
+after rocks stop vcluster) and its actual state (asked from the
+containers' agents now) side by side: site, container, the container's
+load and health (with its state when it is not active: drain, disabled),
+and when vclusterd last heard from it. A guest desired off that still
+runs is stopping; a guest that also runs somewhere else is flagged.`,
 		Args: []rockscmd.Arg{{Name: "NAME", Optional: true, Doc: "Only this virtual cluster."}},
 		Params: []rockscmd.Param{
 			{Name: "timeout", Default: "5", Doc: "Seconds allowed for each agent."},
@@ -51,17 +53,18 @@ func listStatus(c *rockscmd.Context) error {
 	// Health and last report per container.
 	type health struct {
 		status string
+		state  string // active, drain, disabled
 		seen   sql.NullTime
 		load   sql.NullFloat64
 		cpus   sql.NullInt64
 	}
 	hs := map[int64]health{}
-	err = db.Rows(d.QueryContext(c.Ctx, `SELECT c.ID, IFNULL(h.Status, 'alive'), h.LastSeen, l.Load1, l.CPUs
+	err = db.Rows(d.QueryContext(c.Ctx, `SELECT c.ID, IFNULL(h.Status, 'alive'), c.State, h.LastSeen, l.Load1, l.CPUs
 		FROM vc_containers c LEFT JOIN vc_health h ON h.Container = c.ID LEFT JOIN vc_load l ON l.Container = c.ID`)).
 		Each(func(r *sql.Rows) error {
 			var id int64
 			var h health
-			if err := r.Scan(&id, &h.status, &h.seen, &h.load, &h.cpus); err != nil {
+			if err := r.Scan(&id, &h.status, &h.state, &h.seen, &h.load, &h.cpus); err != nil {
 				return err
 			}
 			hs[id] = h
@@ -114,6 +117,9 @@ func listStatus(c *rockscmd.Context) error {
 				}
 			}
 		}
+		if !g.On && guestActive(actual) {
+			actual += " (stopping)"
+		}
 		var elsewhere []string
 		for _, w := range where[n] {
 			if w != ct.Name() {
@@ -132,7 +138,11 @@ func listStatus(c *rockscmd.Context) error {
 		} else {
 			last = "never"
 		}
-		t.Row(n, g.Cluster, desired, actual, ct.Site, ct.Host, load, h.status, last)
+		health := h.status
+		if h.state != "active" {
+			health += "," + h.state
+		}
+		t.Row(n, g.Cluster, desired, actual, ct.Site, ct.Host, load, health, last)
 	}
 	t.Flush()
 	return nil

@@ -6,10 +6,12 @@ RollName = "vcluster"
 
 class Command(vcluster_exec.UserCommand):
 	"""
-	List every guest with its desired state (the database) and its actual
-	state (asked from the containers' agents now): site, container, the
-	container's load and health, and when vclusterd last heard from it. A
-	guest that also runs somewhere else is flagged.
+	List every guest with its desired power state (the database: on, or off
+	after rocks stop vcluster) and its actual state (asked from the
+	containers' agents now) side by side: site, container, the container's
+	load and health (with its state when it is not active: drain, disabled),
+	and when vclusterd last heard from it. A guest desired off that still
+	runs is stopping; a guest that also runs somewhere else is flagged.
 
 	<arg type='string' name='NAME' optional='1'>
 	Only this virtual cluster.
