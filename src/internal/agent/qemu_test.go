@@ -1,0 +1,243 @@
+package agent
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rocksclusters/vcluster/src/internal/agentapi"
+	"github.com/rocksclusters/vcluster/src/internal/hypervisor"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
+)
+
+// A real QEMU guest (TCG) through signed agent calls on a private
+// qemu-driver libvirtd run as nobody, in tap mode as the test bed runs it:
+// define makes the TAP (nobody's, on the bridge, up); start boots the
+// kernel and initramfs directly; its serial console reaches guest.console;
+// destroy leaves no QEMU process; undefine removes the TAP.
+func TestQEMUGuest(t *testing.T) {
+	kernel, initrd := guestKernel(t)
+	d := libvirtd.StartQEMU(t)
+	uid, _, err := libvirtd.Owner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := testBridge(t)
+	dir := nobodyDir(t)
+	a := startAgent(t, d.Socket, d.URI, func(c *Config) {
+		c.Hypervisor, c.NIC, c.TapUser = "kvm", "tap", "nobody"
+		c.DiskDir, c.ConsoleDir = dir, filepath.Join(dir, "console")
+	})
+	os.Mkdir(filepath.Join(dir, "console"), 0o755) // root's: the agent makes each file
+	c := client(t, a, a.key)
+	ctx := context.Background()
+
+	st, err := c.Status(ctx)
+	if err != nil || st.Hypervisor != hypervisor.TypeQEMU {
+		t.Fatalf("status: hypervisor %q, %v; want qemu (nobody cannot open /dev/kvm)", st.Hypervisor, err)
+	}
+	name := "vm-kvm-0"
+	spec := agentapi.GuestSpec{Name: name, CPUs: 1, MemMB: 256, DiskGB: 1, MACs: []string{"02:5c:00:00:0a:01"},
+		Bridge: br, Boot: agentapi.BootPV, Kernel: kernel, Initrd: initrd,
+		Args: "console=ttyS0 panic=-1 vcluster.name=" + name}
+	if err := c.Define(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	tap := hypervisor.TapName(name, 0)
+	t.Cleanup(func() { removeTestTap(tap) })
+	if m := readLink(filepath.Join("/sys/class/net", tap, "master")); filepath.Base(m) != br {
+		t.Fatalf("TAP %s master %q, want bridge %s", tap, m, br)
+	}
+	if o := readSys(tap, "owner"); o != strconv.Itoa(uid) {
+		t.Fatalf("TAP %s owner %q, want %d", tap, o, uid)
+	}
+	if f, _ := strconv.ParseUint(readSys(tap, "flags"), 0, 32); f&unix.IFF_UP == 0 {
+		t.Fatalf("TAP %s not up (flags %#x)", tap, f)
+	}
+
+	start := time.Now()
+	if err := c.Start(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	pid := d.GuestPID(name)
+	if pid == 0 || !slices.Contains(qemuOf(name), pid) {
+		t.Fatalf("QEMU pid %d from libvirt's PID file, processes %v of %s after start", pid, qemuOf(name), name)
+	}
+	// The kernel's first line, then its hand-over to the initramfs.
+	text := waitConsole(t, c, name, "Run /init as init process", 90*time.Second)
+	t.Logf("kernel to userspace in %v (TCG, QEMU pid %d)", time.Since(start).Round(time.Millisecond), pid)
+	if !strings.Contains(text, "Linux version") || !strings.Contains(text, "vcluster.name="+name) {
+		t.Fatalf("console lacks the kernel banner or command line:\n%s", text)
+	}
+	if got, err := c.Console(ctx, name, 3); err != nil || strings.Count(got, "\n") > 2 {
+		t.Fatalf("3 lines: %q, %v", got, err)
+	}
+	if g, ok := findGuest(mustList(t, c), name); !ok || g.State != agentapi.StateRunning || g.MemMB != 256 {
+		t.Fatalf("listed as %+v", g)
+	}
+
+	if err := c.Destroy(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); libvirtd.IsQEMU(pid); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("QEMU pid %d still runs after destroy", pid)
+		}
+	}
+	if pids := qemuOf(name); len(pids) > 0 {
+		t.Fatalf("QEMU processes of %s after destroy: %v", name, pids)
+	}
+	if err := c.Undefine(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/class/net", tap)); !os.IsNotExist(err) {
+		t.Fatalf("TAP %s still there after undefine: %v", tap, err)
+	}
+}
+
+// guestKernel is a kernel and initramfs to boot. Until the project's guest
+// image lands, VCLUSTER_TEST_KERNEL and VCLUSTER_TEST_INITRD name them.
+func guestKernel(t *testing.T) (kernel, initrd string) {
+	kernel, initrd = os.Getenv("VCLUSTER_TEST_KERNEL"), os.Getenv("VCLUSTER_TEST_INITRD")
+	if kernel == "" || initrd == "" {
+		t.Skip("no guest kernel: set VCLUSTER_TEST_KERNEL and VCLUSTER_TEST_INITRD")
+	}
+	return kernel, initrd
+}
+
+func waitConsole(t *testing.T, c interface {
+	Console(context.Context, string, int) (string, error)
+}, name, want string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		text, err := c.Console(context.Background(), name, agentapi.MaxConsoleLines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(text, want) {
+			return text
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q on %s's console after %v:\n%s", want, name, timeout, text)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func mustList(t *testing.T, c interface {
+	List(context.Context) ([]agentapi.GuestInfo, error)
+}) []agentapi.GuestInfo {
+	t.Helper()
+	gs, err := c.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gs
+}
+
+// testBridge makes an empty Linux bridge, down and without addresses (no
+// traffic leaves it), for the test's TAPs, and deletes it at the end.
+func testBridge(t *testing.T) string {
+	t.Helper()
+	name := "vctb" + strconv.Itoa(os.Getpid()%1000000)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := bridgeCall(fd, unix.SIOCBRADDBR, name); err != nil {
+		t.Fatalf("bridge %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err == nil {
+			bridgeCall(fd, unix.SIOCBRDELBR, name)
+			unix.Close(fd)
+		}
+	})
+	return name
+}
+
+// bridgeCall is SIOCBRADDBR or SIOCBRDELBR, whose argument is the name.
+func bridgeCall(fd int, req uintptr, name string) error {
+	p, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(p))); errno != 0 {
+		return errno
+	}
+	return nil
+}
+
+// removeTestTap deletes a TAP a failed test left (undefine did not run).
+func removeTestTap(name string) {
+	if _, err := os.Stat(filepath.Join("/sys/class/net", name)); err != nil {
+		return
+	}
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return
+	}
+	ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI)
+	if unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr) == nil {
+		unix.IoctlSetInt(fd, unix.TUNSETPERSIST, 0)
+	}
+}
+
+// nobodyDir is a folder nobody can use (t.TempDir's parents are closed
+// to it), removed at the end.
+func nobodyDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "vc-kvm-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// qemuOf lists the QEMU processes running guest name (libvirt names it
+// on QEMU's command line: "-name guest=<name>,...").
+func qemuOf(name string) []int {
+	var pids []int
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil || !libvirtd.IsQEMU(pid) {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", d.Name(), "cmdline"))
+		if strings.Contains(string(cmd), "guest="+name+",") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func readLink(p string) string {
+	s, _ := os.Readlink(p)
+	return s
+}
+
+func readSys(ifc, attr string) string {
+	b, _ := os.ReadFile(filepath.Join("/sys/class/net", ifc, attr))
+	return strings.TrimSpace(string(b))
+}
