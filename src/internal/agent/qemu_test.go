@@ -63,9 +63,17 @@ func TestQEMUGuest(t *testing.T) {
 		t.Fatalf("TAP %s not up (flags %#x)", tap, f)
 	}
 
+	// A container reboot loses the TAPs: start makes them again.
+	removeTestTap(tap)
+	if readSys(tap, "owner") != "" {
+		t.Fatalf("TAP %s not removed by the test", tap)
+	}
 	start := time.Now()
 	if err := c.Start(ctx, name); err != nil {
 		t.Fatal(err)
+	}
+	if readSys(tap, "owner") != strconv.Itoa(uid) || filepath.Base(readLink(filepath.Join("/sys/class/net", tap, "master"))) != br {
+		t.Fatalf("start did not make TAP %s again for nobody on %s", tap, br)
 	}
 	pid := d.GuestPID(name)
 	if pid == 0 || !slices.Contains(qemuOf(name), pid) {
