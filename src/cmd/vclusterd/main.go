@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -83,16 +82,16 @@ func run() error {
 
 // startKickstart serves [kickstart] (when listen is set) until ctx ends;
 // wait returns when it has stopped. The port is bound here: a port in use
-// is a start-up error, not a log line.
+// or a bad certificate is a start-up error, not a log line.
 func startKickstart(ctx context.Context, cfg ksserver.Config, d *sql.DB, log *slog.Logger) (wait func() error, err error) {
 	if cfg.Listen == "" {
 		return func() error { return nil }, nil
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := ksserver.Listen(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("[kickstart] listen: %w", err)
+		return nil, fmt.Errorf("[kickstart] %w", err)
 	}
-	log.Info("kickstart server listening", "addr", ln.Addr().String(), "dist_dir", cfg.DistDir)
+	log.Info("kickstart server listening", "addr", ln.Addr().String(), "tls", cfg.TLSCert != "", "dist_dir", cfg.DistDir)
 	ks := ksserver.New(cfg, d, log)
 	done := make(chan error, 1)
 	go func() { done <- ks.Serve(ctx, ln) }()
