@@ -62,7 +62,10 @@ func (b *Bed) startDHCP(s *Site) error {
 	if err := os.WriteFile(filepath.Join(b.Dir, "udhcpd-"+s.Name+".leases"), nil, 0o644); err != nil {
 		return err
 	}
-	p, err := s.Frontend.Start(bb, "udhcpd", "-f", conf)
+	// -a: udhcpd ARP-pings each address before offering it and answers
+	// nobody meanwhile (2 s by default); a dozen VMs booting at once on
+	// a loaded machine then time out. The bed's LANs hold no strangers.
+	p, err := s.Frontend.Start(bb, "udhcpd", "-f", "-a", "100", conf)
 	if err != nil {
 		return err
 	}
