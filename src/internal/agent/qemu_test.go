@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -90,6 +91,33 @@ func TestQEMUGuest(t *testing.T) {
 	}
 	if g, ok := findGuest(mustList(t, c), name); !ok || g.State != agentapi.StateRunning || g.MemMB != 256 {
 		t.Fatalf("listed as %+v", g)
+	}
+
+	// QEMU dies (killed, out of memory): the guest lists as crashed, and
+	// start (what rocks sync does with a guest that should run) boots it
+	// again.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if g, _ := findGuest(mustList(t, c), name); g.State == agentapi.StateCrashed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("killed guest listed as %+v, want crashed", mustList(t, c))
+		}
+	}
+	if err := c.Start(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	if pid = d.GuestPID(name); pid == 0 {
+		t.Fatal("no QEMU process after restarting the crashed guest")
+	}
+	if g, _ := findGuest(mustList(t, c), name); g.State != agentapi.StateRunning {
+		t.Fatalf("restarted guest listed as %+v", g)
+	}
+	if st, err := c.Status(ctx); err != nil || st.MemTotalMB < 256 || st.MemFreeMB < 1 {
+		t.Fatalf("status memory %d/%d MB, %v", st.MemFreeMB, st.MemTotalMB, err)
 	}
 
 	if err := c.Destroy(ctx, name); err != nil {

@@ -313,21 +313,37 @@ func (h *Hypervisor) remember(l *libvirt.Libvirt, d libvirt.Domain, s agentapi.G
 	h.infos[d.UUID] = cachedInfo{g: g, read: time.Now()}
 }
 
-// statsState reads state.state from a stats record.
+// statsState reads state.state from a stats record. A guest shut off
+// because its process died (reason "crashed": QEMU killed, or gone with
+// its host) reads as crashed, so status shows the crash and sync starts
+// the guest again.
 func statsState(ps []libvirt.TypedParam) (libvirt.DomainState, bool) {
+	state, ok := intParam(ps, "state.state")
+	if !ok {
+		return 0, false
+	}
+	reason, _ := intParam(ps, "state.reason")
+	if libvirt.DomainState(state) == libvirt.DomainShutoff && libvirt.DomainShutoffReason(reason) == libvirt.DomainShutoffCrashed {
+		return libvirt.DomainCrashed, true
+	}
+	return libvirt.DomainState(state), true
+}
+
+// intParam reads an integer field of a typed parameter list.
+func intParam(ps []libvirt.TypedParam, field string) (int64, bool) {
 	for _, p := range ps {
-		if p.Field != "state.state" {
+		if p.Field != field {
 			continue
 		}
 		switch v := p.Value.I.(type) {
 		case int32:
-			return libvirt.DomainState(v), true
+			return int64(v), true
 		case uint32:
-			return libvirt.DomainState(v), true
+			return int64(v), true
 		case int64:
-			return libvirt.DomainState(v), true
+			return v, true
 		case uint64:
-			return libvirt.DomainState(v), true
+			return int64(v), true
 		}
 	}
 	return 0, false
