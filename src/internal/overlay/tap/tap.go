@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"unsafe"
 
 	"github.com/songgao/water"
@@ -24,12 +23,16 @@ import (
 // VnetHdrLen is sizeof(struct virtio_net_hdr).
 const VnetHdrLen = 10
 
-// Device is an open TAP device.
+// Device is an open TAP device. On the offload device, Read, TryRead and
+// Write make raw system calls and wait in Go's netpoller (see rawio.go);
+// one goroutine may read while another writes.
 type Device struct {
 	io.ReadWriteCloser
 	Name string
 	// Vnet is true when every read and write carries a virtio-net header.
 	Vnet bool
+	rd   rawIO // the reading goroutine's
+	wr   rawIO // the writing goroutine's
 }
 
 // Offloads the edge asks for: native carries any super-frame whole; v1
@@ -62,7 +65,15 @@ func Open(name string, offload int) (*Device, error) {
 	// os.NewFile on a non-blocking descriptor uses Go's poller, so Close
 	// wakes a blocked Read.
 	f := os.NewFile(uintptr(fd), "/dev/net/tun")
-	return &Device{ReadWriteCloser: f, Name: ifname, Vnet: true}, nil
+	d := &Device{ReadWriteCloser: f, Name: ifname, Vnet: true}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("tap %s: %v", name, err)
+	}
+	d.rd.init(rc, unix.SYS_READ)
+	d.wr.init(rc, unix.SYS_WRITE)
+	return d, nil
 }
 
 // OpenVnet creates (or attaches to) device name of kind unix.IFF_TAP or
@@ -96,26 +107,31 @@ func OpenVnet(name string, kind uint16) (fd int, ifname string, err error) {
 	return fd, strings.TrimRight(string(req.name[:]), "\x00"), nil
 }
 
+// Read reads one frame (and its virtio-net header), waiting for one.
+func (d *Device) Read(b []byte) (int, error) {
+	if d.rd.rc == nil {
+		return d.ReadWriteCloser.Read(b)
+	}
+	return d.rd.do(b, true)
+}
+
+// Write writes one frame (and its virtio-net header).
+func (d *Device) Write(b []byte) (int, error) {
+	if d.wr.rc == nil {
+		return d.ReadWriteCloser.Write(b)
+	}
+	return d.wr.do(b, true)
+}
+
 // TryRead reads one frame if one is waiting, without blocking: the edge
 // drains what the kernel queued after a blocking Read, to send it in one
 // batch. ok is false when nothing was waiting (or the device cannot say).
 func (d *Device) TryRead(b []byte) (n int, ok bool) {
-	sc, isConn := d.ReadWriteCloser.(syscall.Conn)
-	if !isConn {
+	if d.rd.rc == nil {
 		return 0, false
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return 0, false
-	}
-	var rerr error
-	if err := rc.Read(func(fd uintptr) bool {
-		n, rerr = unix.Read(int(fd), b)
-		return true // never wait
-	}); err != nil || rerr != nil || n <= 0 {
-		return 0, false
-	}
-	return n, true
+	n, err := d.rd.do(b, false)
+	return n, err == nil && n > 0
 }
 
 func ioctl(fd int, req uint, arg unsafe.Pointer) error {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -22,8 +23,11 @@ const MaxSegments = 40
 // Conn is an underlay socket.
 type Conn struct {
 	*net.UDPConn
-	gso bool
+	rc  syscall.RawConn
+	gso atomic.Bool
 	gro bool
+	tx  sender
+	rx  receiver
 }
 
 // Listen opens an IPv4 UDP socket on port (0 = any) with large buffers and,
@@ -33,20 +37,26 @@ func Listen(port int) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Conn{UDPConn: uc, gso: true}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		uc.Close()
+		return nil, err
+	}
+	c := &Conn{UDPConn: uc, rc: rc}
+	c.gso.Store(true)
+	c.tx.init()
+	c.rx.init()
 	_ = uc.SetReadBuffer(4 << 20)
 	_ = uc.SetWriteBuffer(4 << 20)
-	if rc, err := uc.SyscallConn(); err == nil {
-		_ = rc.Control(func(fd uintptr) {
-			// Beyond net.core.rmem_max (212 KiB on a fresh machine: three
-			// GRO super-datagrams) when running as root.
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
-			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20)
-			if unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil {
-				c.gro = true
-			}
-		})
-	}
+	_ = rc.Control(func(fd uintptr) {
+		// Beyond net.core.rmem_max (212 KiB on a fresh machine: three
+		// GRO super-datagrams) when running as root.
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 4<<20)
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, 4<<20)
+		if unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil {
+			c.gro = true
+		}
+	})
 	return c, nil
 }
 
@@ -58,6 +68,9 @@ func (c *Conn) GRO() bool { return c.gro }
 
 // WriteTo sends one datagram.
 func (c *Conn) WriteTo(b []byte, to netip.AddrPort) error {
+	if to.Addr().Is4() {
+		return c.send(b, 0, to)
+	}
 	_, err := c.WriteToUDPAddrPort(b, to)
 	return err
 }
@@ -68,21 +81,15 @@ func (c *Conn) WriteBatch(b []byte, seg int, to netip.AddrPort) error {
 	if len(b) <= seg {
 		return c.WriteTo(b, to)
 	}
-	if c.gso {
-		var oob [24]byte // CmsgSpace(2) on 64-bit
-		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
-		h.Level = unix.IPPROTO_UDP
-		h.Type = unix.UDP_SEGMENT
-		h.SetLen(unix.CmsgLen(2))
-		binary.NativeEndian.PutUint16(oob[unix.CmsgLen(0):], uint16(seg))
-		_, _, err := c.WriteMsgUDPAddrPort(b, oob[:unix.CmsgSpace(2)], to)
+	if c.gso.Load() && to.Addr().Is4() {
+		err := c.send(b, seg, to)
 		if err == nil {
 			return nil
 		}
 		if !isGSOUnsupported(err) {
 			return err
 		}
-		c.gso = false
+		c.gso.Store(false)
 	}
 	for off := 0; off < len(b); off += seg {
 		end := min(off+seg, len(b))
@@ -105,7 +112,7 @@ func isGSOUnsupported(err error) bool {
 // of each datagram in b (all but the last are exactly seg bytes); it equals
 // n when the read holds one datagram. oob must have room for a cmsg.
 func (c *Conn) Read(b, oob []byte) (n, seg int, from netip.AddrPort, err error) {
-	n, oobn, _, from, err := c.ReadMsgUDPAddrPort(b, oob)
+	n, oobn, from, err := c.recv(b, oob)
 	if err != nil {
 		return 0, 0, from, err
 	}
@@ -115,7 +122,7 @@ func (c *Conn) Read(b, oob []byte) (n, seg int, from netip.AddrPort, err error) 
 			seg = s
 		}
 	}
-	return n, seg, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), nil
+	return n, seg, from, nil
 }
 
 // OOBSize is enough control space for Read.
@@ -178,10 +185,6 @@ func NewBatch(n, size int) *Batch {
 // ReadBatch waits for at least one datagram and returns how many messages
 // it read.
 func (c *Conn) ReadBatch(b *Batch) (int, error) {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	for i := range b.hdrs {
 		h := &b.hdrs[i].hdr
 		h.Name = (*byte)(unsafe.Pointer(&b.names[i]))
@@ -192,26 +195,19 @@ func (c *Conn) ReadBatch(b *Batch) (int, error) {
 		h.SetControllen(OOBSize)
 		h.Flags = 0
 	}
-	var n int
-	var serr error
-	err = rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
-			unix.MSG_DONTWAIT, 0, 0)
-		if e == unix.EAGAIN {
-			return false // wait for the socket to be readable
-		}
-		n, serr = int(r), nil
-		if e != 0 {
-			serr = e
-		}
-		return true
-	})
+	r := &c.rx
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batch = b
+	err := c.rc.Read(r.mfn)
+	r.batch = nil
 	if err != nil {
 		return 0, err
 	}
-	if serr != nil {
-		return 0, serr
+	if r.err != 0 {
+		return 0, r.err
 	}
+	n := r.n
 	for i := 0; i < n; i++ {
 		m := &b.hdrs[i]
 		b.Sizes[i] = int(m.n)
@@ -221,9 +217,7 @@ func (c *Conn) ReadBatch(b *Batch) (int, error) {
 				b.Segs[i] = s
 			}
 		}
-		sa := &b.names[i]
-		port := uint16(sa.Port>>8 | sa.Port<<8) // network order
-		b.Froms[i] = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), port)
+		b.Froms[i] = sockaddrPort(&b.names[i])
 	}
 	return n, nil
 }

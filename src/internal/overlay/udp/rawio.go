@@ -1,0 +1,155 @@
+package udp
+
+import (
+	"net/netip"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The packet path's sendmsg, recvmsg and recvmmsg are raw system calls made
+// inside syscall.RawConn, which waits in Go's netpoller when a call would
+// block. A raw call skips the runtime's syscall bookkeeping: after every
+// idle period the first ordinary syscall wakes the runtime's monitor
+// thread (sysmon), a futex wake and an inter-processor interrupt on the
+// packet's critical path. These calls never block. Each direction's state
+// is allocated once and guarded by its mutex (uncontended: one goroutine
+// sends data, one receives), so a call does not allocate.
+
+// sender is the state of one raw sendmsg.
+type sender struct {
+	mu  sync.Mutex
+	fn  func(fd uintptr) bool
+	msg unix.Msghdr
+	iov unix.Iovec
+	sa  unix.RawSockaddrInet4
+	oob [24]byte // CmsgSpace(2) on 64-bit: UDP_SEGMENT
+	err syscall.Errno
+}
+
+func (s *sender) init() {
+	s.fn = s.call
+	s.sa.Family = unix.AF_INET
+	s.msg.Name = (*byte)(unsafe.Pointer(&s.sa))
+	s.msg.Namelen = unix.SizeofSockaddrInet4
+	s.msg.Iov = &s.iov
+	s.msg.Iovlen = 1
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&s.oob[0]))
+	h.Level = unix.IPPROTO_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+}
+
+func (s *sender) call(fd uintptr) bool {
+	for {
+		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), 0)
+		if e == unix.EINTR {
+			continue
+		}
+		s.err = e
+		return e != unix.EAGAIN // wait until the socket can take more
+	}
+}
+
+// send sends b to the IPv4 socket to, as datagrams of seg bytes (UDP GSO)
+// when seg > 0.
+func (c *Conn) send(b []byte, seg int, to netip.AddrPort) error {
+	s := &c.tx
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sa.Addr = to.Addr().As4()
+	p := (*[2]byte)(unsafe.Pointer(&s.sa.Port))
+	p[0], p[1] = byte(to.Port()>>8), byte(to.Port())
+	s.iov.Base = unsafe.SliceData(b)
+	s.iov.SetLen(len(b))
+	if seg > 0 {
+		*(*uint16)(unsafe.Pointer(&s.oob[unix.CmsgLen(0)])) = uint16(seg)
+		s.msg.Control = &s.oob[0]
+		s.msg.SetControllen(unix.CmsgSpace(2))
+	} else {
+		s.msg.Control = nil
+		s.msg.SetControllen(0)
+	}
+	err := c.rc.Write(s.fn)
+	s.iov.Base = nil
+	if err != nil {
+		return err
+	}
+	if s.err != 0 {
+		return s.err
+	}
+	return nil
+}
+
+// receiver is the state of one raw recvmsg or recvmmsg.
+type receiver struct {
+	mu    sync.Mutex
+	fn    func(fd uintptr) bool
+	mfn   func(fd uintptr) bool
+	msg   unix.Msghdr
+	iov   unix.Iovec
+	sa    unix.RawSockaddrInet4
+	batch *Batch
+	n     int
+	err   syscall.Errno
+}
+
+func (r *receiver) init() {
+	r.fn, r.mfn = r.call, r.callBatch
+	r.msg.Name = (*byte)(unsafe.Pointer(&r.sa))
+	r.msg.Iov = &r.iov
+	r.msg.Iovlen = 1
+}
+
+func (r *receiver) call(fd uintptr) bool {
+	for {
+		n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
+		if e == unix.EINTR {
+			continue
+		}
+		r.n, r.err = int(n), e
+		return e != unix.EAGAIN
+	}
+}
+
+func (r *receiver) callBatch(fd uintptr) bool {
+	b := r.batch
+	for {
+		n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(len(b.hdrs)),
+			unix.MSG_DONTWAIT, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		r.n, r.err = int(n), e
+		return e != unix.EAGAIN
+	}
+}
+
+// recv reads one datagram (or GRO train) into b, control messages into oob.
+func (c *Conn) recv(b, oob []byte) (n, oobn int, from netip.AddrPort, err error) {
+	r := &c.rx
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msg.Namelen = unix.SizeofSockaddrInet4
+	r.iov.Base = unsafe.SliceData(b)
+	r.iov.SetLen(len(b))
+	r.msg.Control = unsafe.SliceData(oob)
+	r.msg.SetControllen(len(oob))
+	r.msg.Flags = 0
+	err = c.rc.Read(r.fn)
+	r.iov.Base, r.msg.Control = nil, nil
+	if err != nil {
+		return 0, 0, from, err
+	}
+	if r.err != 0 {
+		return 0, 0, from, r.err
+	}
+	return r.n, int(r.msg.Controllen), sockaddrPort(&r.sa), nil
+}
+
+func sockaddrPort(sa *unix.RawSockaddrInet4) netip.AddrPort {
+	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
+	return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(p[0])<<8|uint16(p[1]))
+}
