@@ -68,7 +68,7 @@ func readBounded(path string) ([]byte, error) {
 // attribute KeyAttr. It is the one renderer behind `rocks report vcluster
 // kickstart` and the kickstart server. The script holds the overlay key.
 func RenderGuest(ctx context.Context, d *sql.DB, host string, nf NodeFile) (string, error) {
-	attrs, err := HostAttrs(ctx, d, host)
+	attrs, err := hostAttrs(ctx, d, host)
 	if err != nil {
 		return "", err
 	}
@@ -112,12 +112,12 @@ func secureKey(ctx context.Context, d *sql.DB, host string) (string, error) {
 	return key.String, err
 }
 
-// HostAttrs resolves a host's attributes as Rocks does: global, then os,
+// hostAttrs resolves a host's attributes as Rocks does: global, then os,
 // then appliance, then host, each overriding the one before (the
 // resolvechain's precedence), a shadow value winning over the plain one.
 // Rocks' intrinsic attributes hostname, appliance and os come first. An
 // unknown host is an error that wraps ErrNotGuest.
-func HostAttrs(ctx context.Context, d *sql.DB, host string) (map[string]string, error) {
+func hostAttrs(ctx context.Context, d *sql.DB, host string) (map[string]string, error) {
 	var osName, appliance string
 	err := d.QueryRowContext(ctx, `SELECT n.OS, IFNULL(a.Name, '') FROM nodes n
 		LEFT JOIN memberships m ON m.ID = n.Membership
