@@ -2,6 +2,8 @@ package commands
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -184,8 +186,6 @@ func countRows(t *testing.T, b *ctltest.Bed, q string, a ...any) int {
 	return n
 }
 
-var _ = fmt.Sprint
-
 func TestDrainAndRetire(t *testing.T) {
 	b := ctltest.New(t, []string{"A", "B"}, 2, ctltest.Options{})
 	bedMust(t, b, "add", "vcluster", "vc1", "nodes=4", "cpus=1", "mem=128", "disk=4")
@@ -311,4 +311,38 @@ func TestGrowShrink(t *testing.T) {
 	}
 	bedFail(t, b, `unknown guest "vm-vc1-0"`, "remove", "vcluster", "host", "vm-vc1-1,vm-vc1-0")
 	bedFail(t, b, "vc1 is the virtual frontend of vc1", "remove", "vcluster", "host", "vc1")
+}
+
+func TestReportConsole(t *testing.T) {
+	b := ctltest.New(t, []string{"A"}, 1, ctltest.Options{})
+	bedMust(t, b, "add", "vcluster", "vc1", "nodes=1", "cpus=1", "mem=128", "disk=4")
+	bedMust(t, b, "sync", "vcluster", "vc1")
+	// Nothing written yet: nothing printed.
+	if out := bedMust(t, b, "report", "vcluster", "console", "vm-vc1-0"); out != "" {
+		t.Fatalf("empty console: %q", out)
+	}
+	// The agent's console file (console_dir defaults to disk_dir, the
+	// bed's directory), as QEMU would append to it.
+	var text strings.Builder
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&text, "line %d\r\n", i)
+	}
+	text.WriteString("vcluster-guest: READY name=vm-vc1-0 overlay=100.64.0.2 uptime=3\n")
+	if err := os.WriteFile(filepath.Join(b.Dir, "vm-vc1-0.console"), []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := bedMust(t, b, "report", "vcluster", "console", "vm-vc1-0", "lines=3")
+	if out != "line 59\nline 60\nvcluster-guest: READY name=vm-vc1-0 overlay=100.64.0.2 uptime=3\n" {
+		t.Fatalf("lines=3: %q", out)
+	}
+	if out := bedMust(t, b, "report", "vcluster", "console", "vm-vc1-0"); strings.Count(out, "\n") != 50 || !strings.HasPrefix(out, "line 12\n") {
+		t.Fatalf("default 50 lines:\n%s", out)
+	}
+	if c := b.Agents[0].Calls(); c["guest.console"] != 3 {
+		t.Fatalf("agent logged %v, want 3 signed guest.console calls", c)
+	}
+	bedFail(t, b, `unknown guest "vm-vc1-7"`, "report", "vcluster", "console", "vm-vc1-7")
+	bedFail(t, b, "vc1 is a virtual frontend", "report", "vcluster", "console", "vc1")
+	bedFail(t, b, "lines=0 is out of range (1 to 1000)", "report", "vcluster", "console", "vm-vc1-0", "lines=0")
+	bedFail(t, b, `lines="all" is not a number`, "report", "vcluster", "console", "vm-vc1-0", "lines=all")
 }
