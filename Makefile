@@ -28,7 +28,7 @@ RACE_PKGS ?= ./src/cmd/... ./src/internal/agent/... ./src/internal/controller/..
              ./src/internal/testenv/...
 TESTENV   := VCLUSTER_BIN=$(CURDIR)/$(BIN) VCLUSTER_ROOT=$(CURDIR) VCLUSTER_GOTOOLCHAIN=$(SHIP_GOTOOLCHAIN)
 
-.PHONY: all build deps test test-go test-race vet staticcheck fuzz bench bench-overlay rpms roll demo eval clean help
+.PHONY: all build deps guest-image test test-go test-race vet staticcheck fuzz bench bench-overlay rpms roll demo eval clean help
 
 all: build
 
@@ -54,6 +54,11 @@ build:
 		GOTOOLCHAIN=$(SHIP_GOTOOLCHAIN) CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/$$b ./src/cmd/$$b || exit 1; \
 	done
 
+# The guest kernel and initramfs for real VM guests (tests/guest-image.sh;
+# cached, a quick no-op when its inputs are unchanged).
+guest-image:
+	@bash tests/guest-image.sh
+
 # Vet twice: $(GO)'s vet reports Go API newer than go.mod's go line, and the
 # shipping toolchain's vet compiles every package and test with Go 1.23.
 vet:
@@ -64,7 +69,7 @@ staticcheck: $(STATICCHECK)
 	$(STATICCHECK) ./src/...
 
 # Integration tests find the built binaries through VCLUSTER_BIN.
-test: deps build vet staticcheck test-go
+test: deps build guest-image vet staticcheck test-go
 
 test-go: test-race
 	$(TESTENV) $(GO) test $(GOTESTFLAGS) $(filter-out $(RACE_LIST),$(shell $(GO) list -e ./src/...))
@@ -91,7 +96,7 @@ rpms: build
 roll: rpms
 	@bash roll/build-iso.sh
 
-demo: deps build
+demo: deps build guest-image
 	@VCLUSTER_BIN=$(CURDIR)/$(BIN) VCLUSTER_ROOT=$(CURDIR) bash tests/demo.sh
 
 eval: deps build

@@ -63,6 +63,11 @@ func (r *Root) Install(path string, mode os.FileMode, src string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
+	return copyFile(dst, src, mode)
+}
+
+// copyFile copies file src to dst with the given mode.
+func copyFile(dst, src string, mode os.FileMode) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -82,24 +87,34 @@ func (r *Root) Install(path string, mode os.FileMode, src string) error {
 	return os.Chmod(dst, mode) // past the umask
 }
 
-// InstallEdgePackage installs what the vcluster-edge RPM installs (see
-// rpms/vcluster-edge.spec) from the repository at repo: the unit, the init
-// script, the sysconfig file and, unless edge is "", the built binary.
-func (r *Root) InstallEdgePackage(repo, edge string) error {
-	files := []struct {
-		path string
-		mode os.FileMode
-		src  string
-	}{
+// pkgFile is one file a package installs: where, with which mode, from
+// which file on the build machine.
+type pkgFile struct {
+	path string
+	mode os.FileMode
+	src  string
+}
+
+// edgePackage is what the vcluster-edge RPM installs (see
+// rpms/vcluster-edge.spec), from the repository at repo: the unit, the init
+// script, the sysconfig file and, unless edge is "", the built binary. Both
+// InstallEdgePackage and WriteDist read it.
+func edgePackage(repo, edge string) []pkgFile {
+	files := []pkgFile{
 		{"/usr/lib/systemd/system/vcluster-edge.service", 0o644, filepath.Join(repo, "roll/systemd/vcluster-edge.service")},
 		{"/etc/rc.d/init.d/vcluster-edge", 0o755, filepath.Join(repo, "roll/init.d/vcluster-edge")},
 		{"/etc/sysconfig/vcluster-edge", 0o644, filepath.Join(repo, "roll/sysconfig/vcluster-edge")},
-		{"/opt/rocks/sbin/vcluster-edge", 0o755, edge},
 	}
-	if edge == "" {
-		files = files[:3]
+	if edge != "" {
+		files = append(files, pkgFile{"/opt/rocks/sbin/vcluster-edge", 0o755, edge})
 	}
-	for _, f := range files {
+	return files
+}
+
+// InstallEdgePackage installs the vcluster-edge package's files (see
+// edgePackage) into the root.
+func (r *Root) InstallEdgePackage(repo, edge string) error {
+	for _, f := range edgePackage(repo, edge) {
 		if err := r.Install(f.path, f.mode, f.src); err != nil {
 			return fmt.Errorf("install %s: %v", f.path, err)
 		}
