@@ -53,6 +53,7 @@ type Options struct {
 	Dir      string         // work folder; default a fresh temporary one
 	Keep     bool           // keep Dir after Close
 	Progress io.Writer      // a line per step; default os.Stdout
+	Guests   string         // GuestsNS (default) or GuestsVM
 }
 
 // Guest is one guest of the virtual cluster as the demo runs it.
@@ -67,6 +68,15 @@ type Guest struct {
 	Edge      *testbed.Proc
 	root      *guestroot.Root
 	rootDir   string
+
+	// VM guests (GuestsVM): the serial log the demo follows, when its
+	// QEMU started (the log appeared) and when it said READY.
+	VM      bool
+	Console string
+	Started time.Time
+	ReadyAt time.Time
+	State   ConsoleState
+	seenLog int // bytes of the log read before this boot (a restart appends)
 }
 
 // Container is one emulated VM container with its daemons.
@@ -97,6 +107,12 @@ type Cluster struct {
 	Supernode *testbed.Proc
 	Subnet    string
 	Guests    []*Guest // the virtual frontend first, then compute guests by index
+	// VM mode: the share every guest gets read-write, the monitor (and
+	// kickstart server) on the home frontend, the guest image.
+	Export  string
+	Monitor *testbed.Proc
+	Kernel  string
+	Initrd  string
 
 	closers []func()
 }
@@ -107,6 +123,14 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 	if len(opt.Layout.Sites) == 0 {
 		opt.Layout = testbed.Research()
 	}
+	if opt.Guests == "" {
+		opt.Guests = GuestsNS
+	}
+	if opt.Guests != GuestsNS && opt.Guests != GuestsVM {
+		return nil, fmt.Errorf("guests %q: want %s or %s", opt.Guests, GuestsVM, GuestsNS)
+	}
+	// VM guests ask their site's frontend for a LAN address.
+	opt.Layout.DHCP = opt.Layout.DHCP || opt.vm()
 	if opt.Progress == nil {
 		opt.Progress = os.Stdout
 	}
@@ -192,8 +216,12 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 	if _, err = c.Rocks(ctx, "migrate"); err != nil {
 		return nil, err
 	}
-	if err = emulateMemory(ctx, c.DSN); err != nil {
-		return nil, err
+	// A VM's memory is real: the agents' reports (the host's free
+	// memory) are what placement sees. Only the test driver needs this.
+	if !opt.vm() {
+		if err = emulateMemory(ctx, c.DSN); err != nil {
+			return nil, err
+		}
 	}
 	keyDir := filepath.Join(c.Dir, "keys")
 	if err = os.MkdirAll(keyDir, 0o700); err != nil {
@@ -208,6 +236,11 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 		}
 	}
 
+	if opt.vm() {
+		if err = c.prepareVMs(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if err = c.startAgents(ctx); err != nil {
 		return nil, err
 	}
@@ -229,6 +262,11 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 	if c.Supernode, err = a.Frontend.Start(c.Bin["vcluster-supernode"], "-l", fmt.Sprint(SupernodePort)); err != nil {
 		return nil, err
 	}
+	if opt.vm() {
+		if c.Monitor, err = c.startMonitor(true); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
 }
 
@@ -240,11 +278,21 @@ func (c *Cluster) startAgents(ctx context.Context) error {
 			c.Conts = append(c.Conts, &Container{Site: s.Name, Host: h})
 		}
 	}
-	c.Step("VM containers: a private libvirtd (test:///default) and vcluster-agent on each of %d", len(c.Conts))
+	driver := "test:///default"
+	if c.VM() {
+		driver = libvirtd.QEMUURI + " in the container's namespace (TCG, TAP NICs, /usr and the share over 9p)"
+	}
+	c.Step("VM containers: a private libvirtd (%s) and vcluster-agent on each of %d", driver, len(c.Conts))
 	// libvirtd start-up is short; a few at a time keep the machine usable.
 	err := parallel(ctx, len(c.Conts), 4, func(i int) error {
 		ct := c.Conts[i]
-		d, err := libvirtd.StartDaemon()
+		var d *libvirtd.Daemon
+		var err error
+		if c.VM() {
+			d, err = openQEMU(ct.Host.NS)
+		} else {
+			d, err = libvirtd.StartDaemon()
+		}
 		if err != nil {
 			return fmt.Errorf("%s/%s: libvirtd: %v", ct.Site, ct.Host.Name, err)
 		}
@@ -269,13 +317,22 @@ func (c *Cluster) startAgents(ctx context.Context) error {
 
 // StartAgent (re)starts the container's agent on its underlay address.
 func (c *Cluster) StartAgent(ct *Container) error {
-	dir := filepath.Join(c.Dir, "containers", ct.Site+"-"+ct.Host.Name)
+	dir := c.containerDir(ct)
 	if err := os.MkdirAll(filepath.Join(dir, "disks"), 0o755); err != nil {
 		return err
 	}
 	conf := filepath.Join(dir, "agent.toml")
 	text := fmt.Sprintf("listen = %q\nlibvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ntrusted_keys = [%q]\n",
 		ct.Host.Addr.String()+":"+strconv.Itoa(agentapi.DefaultPort), ct.Libvirt.Socket, ct.Libvirt.URI, ct.Host.Name, filepath.Join(dir, "disks"), c.Keys[ct.Site])
+	if c.VM() {
+		// QEMU, run as nobody, writes the disks and consoles.
+		for _, d := range []string{filepath.Join(dir, "disks"), consoleDir(dir)} {
+			if err := c.mkShared(d); err != nil {
+				return err
+			}
+		}
+		text += c.agentVMConfig(dir)
+	}
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return err
 	}

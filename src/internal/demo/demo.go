@@ -23,6 +23,10 @@ type Config struct {
 	Keep      bool            // keep the work folder
 	Cache     string          // prepared compounds (default build/workload)
 	Progress  io.Writer       // default os.Stdout
+	Guests    string          // GuestsNS (default) or GuestsVM
+	// Relocate (VM guests): after the batches a container dies and its
+	// guest must come back as a new VM elsewhere (default on with VMs).
+	NoRelocate bool
 	// Hold, when set, is called with the running cluster after the report
 	// and before clean-up (the program's -keep waits there for Ctrl-C).
 	Hold func(*Cluster)
@@ -32,6 +36,10 @@ type Config struct {
 type Report struct {
 	Sites    int
 	Guests   int
+	VMs      int // guests that are real VMs
+	Boot     BootStats
+	Idle     *VMCost
+	Relocate *Relocation
 	Reach    *Reach
 	Batches  []Batch
 	TasksOK  int
@@ -63,7 +71,7 @@ func (r *Report) Last() string {
 	if r.Reach != nil {
 		ok, pairs = r.Reach.OK, r.Reach.Pairs
 	}
-	return fmt.Sprintf("demo: sites=%d guests=%d reachable=%d/%d tasks=%d/%d", r.Sites, r.Guests, ok, pairs, r.TasksOK, r.TasksAll)
+	return fmt.Sprintf("demo: sites=%d guests=%d vms=%d reachable=%d/%d tasks=%d/%d", r.Sites, r.Guests, r.VMs, ok, pairs, r.TasksOK, r.TasksAll)
 }
 
 // String is the short report; its last line is Last.
@@ -71,9 +79,20 @@ func (r *Report) String() string {
 	var b strings.Builder
 	b.WriteString("---- vcluster demo report ----\n")
 	fmt.Fprintf(&b, "sites:        %d\n", r.Sites)
-	fmt.Fprintf(&b, "guests:       %d (virtual frontend + compute guests, one namespace each, kickstarted, edge running)\n", r.Guests)
+	if r.VMs > 0 {
+		fmt.Fprintf(&b, "guests:       %d: %d QEMU VMs (booted by the agents, DHCP, kickstart over HTTP, edge) and the virtual frontend as a namespace\n", r.Guests, r.VMs)
+		fmt.Fprintf(&b, "boot:         %s\n", r.Boot)
+		if r.Idle != nil {
+			fmt.Fprintf(&b, "idle cost:    %s\n", r.Idle)
+		}
+	} else {
+		fmt.Fprintf(&b, "guests:       %d (virtual frontend + compute guests, one namespace each, kickstarted, edge running)\n", r.Guests)
+	}
 	if r.Reach != nil {
 		fmt.Fprintf(&b, "overlay:      %s\n", r.Reach)
+	}
+	if r.Relocate != nil {
+		fmt.Fprintf(&b, "relocation:   %s\n", r.Relocate)
 	}
 	for _, x := range r.Batches {
 		fmt.Fprintf(&b, "batch:        delay %v one-way: tasks %d/%d checked, %.1f s, %d guests ran tasks", x.Delay, x.OK, x.All, x.Seconds, x.PerNode)
@@ -120,7 +139,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		prep <- prepared{set, err}
 	}()
 
-	c, err := Open(ctx, Options{Dir: cfg.Dir, Keep: cfg.Keep, Progress: cfg.Progress})
+	c, err := Open(ctx, Options{Dir: cfg.Dir, Keep: cfg.Keep, Progress: cfg.Progress, Guests: cfg.Guests})
 	if err != nil {
 		<-prep
 		fail(err)
@@ -137,24 +156,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		fail(err)
 		return rep, err
 	}
-	// A failed sync is reported; the guests still come up from the
-	// database's placement, so the rest of the demo shows what works.
-	fail(c.Sync(ctx))
-	hosts, err := c.Hosts(ctx)
-	if err == nil {
-		err = c.Boot(ctx, hosts)
+	if c.VM() {
+		err = c.upVMs(ctx, rep)
+	} else {
+		err = c.upNamespaces(ctx, rep)
 	}
 	if err != nil {
 		<-prep
 		fail(err)
 		return rep, err
-	}
-	rep.Guests = len(c.Guests)
-	reach, err := c.Reachability(ctx, 60*time.Second, 8)
-	rep.Reach = reach
-	fail(err)
-	if reach != nil {
-		c.Step("%s", reach)
 	}
 
 	p := <-prep
@@ -162,9 +172,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		fail(p.err)
 		return rep, p.err
 	}
+	set := p.set
+	if c.VM() && ctx.Err() == nil {
+		if set, err = c.shareSet(set); err != nil {
+			fail(err)
+			return rep, err
+		}
+	}
 	if ctx.Err() == nil {
-		batches, err := c.Batches(ctx, p.set, "overlay", cfg.Delays)
+		batches, err := c.Batches(ctx, set, "overlay", cfg.Delays)
 		rep.Batches = batches
+		fail(err)
+	}
+	if c.VM() && !cfg.NoRelocate && ctx.Err() == nil {
+		r, err := c.RelocateVM(ctx, nil, 5*time.Minute)
+		rep.Relocate = r
 		fail(err)
 	}
 	for _, x := range rep.Batches {
@@ -183,6 +205,64 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, errors.New("not every pair reachable or not every task ok")
 	}
 	return rep, nil
+}
+
+// upNamespaces: sync, then every guest a namespace that runs its
+// kickstart, then all-pairs ping from the namespaces.
+func (c *Cluster) upNamespaces(ctx context.Context, rep *Report) error {
+	// A failed sync is reported; the guests still come up from the
+	// database's placement, so the rest of the demo shows what works.
+	if err := c.Sync(ctx); err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	hosts, err := c.Hosts(ctx)
+	if err == nil {
+		err = c.Boot(ctx, hosts)
+	}
+	if err != nil {
+		return err
+	}
+	rep.Guests = len(c.Guests)
+	reach, err := c.Reachability(ctx, 60*time.Second, 8)
+	rep.Reach = reach
+	if reach != nil {
+		c.Step("%s", reach)
+	}
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	return nil
+}
+
+// upVMs: the sync boots every compute guest as a VM; each must say READY
+// on its console; all pairs are pinged from inside the VMs; then the
+// booted guests' idle CPU and memory are measured.
+func (c *Cluster) upVMs(ctx context.Context, rep *Report) error {
+	hosts, err := c.Hosts(ctx)
+	if err != nil {
+		return err
+	}
+	err = c.BootVMs(ctx, hosts, 6*time.Minute)
+	rep.Guests, rep.VMs, rep.Boot = len(c.Guests), len(c.VMs()), Boots(c.Guests)
+	if err != nil {
+		return err
+	}
+	c.Step("%s", rep.Boot)
+	reach, err := c.ReachabilityVMs(ctx, 3*time.Minute)
+	rep.Reach = reach
+	if reach != nil {
+		c.Step("%s", reach)
+	}
+	if err != nil {
+		rep.Errors = append(rep.Errors, err.Error())
+	}
+	if idle, err := c.MeasureIdle(ctx, 10*time.Second); err == nil {
+		rep.Idle = &idle
+		c.Step("idle: %s", idle)
+	} else {
+		rep.Errors = append(rep.Errors, "idle measurement: "+err.Error())
+	}
+	return nil
 }
 
 // Batches starts a private Slurm on the guests — slurmctld on the virtual
@@ -208,6 +288,12 @@ func (c *Cluster) Batches(ctx context.Context, set *workload.Set, mode string, d
 
 // StartSlurm starts Slurm over the guests' overlay or underlay addresses.
 func (c *Cluster) StartSlurm(mode string) (*workload.Slurm, error) {
+	if c.VM() {
+		if mode != "overlay" {
+			return nil, fmt.Errorf("slurm %s: VM guests run Slurm over the overlay only", mode)
+		}
+		return c.startSlurmVM()
+	}
 	fe := c.Frontend()
 	if fe == nil {
 		return nil, errors.New("no virtual frontend to run slurmctld")
@@ -238,9 +324,16 @@ func (c *Cluster) Batch(ctx context.Context, s *workload.Slurm, set *workload.Se
 		return b, err
 	}
 	c.Step("batch (%s): %d compounds, one-way delay %v between sites", mode, len(set.Compounds), d)
-	dir := filepath.Join(c.Dir, "runs", fmt.Sprintf("%s-%dms", mode, d.Milliseconds()))
+	dir := filepath.Join(c.runsDir(), fmt.Sprintf("%s-%dms", mode, d.Milliseconds()))
 	_ = os.RemoveAll(dir)
 	b.Dir = dir
+	if c.VM() {
+		// The guests' tasks write there as the QEMU user.
+		if err := c.mkShared(dir); err != nil {
+			b.Err = err.Error()
+			return b, err
+		}
+	}
 	r, err := workload.Run(ctx, s, set, dir, c.progressLines(len(set.Compounds)))
 	if r != nil {
 		b.OK, b.Seconds, b.PerNode = r.OK, r.Wall.Seconds(), len(r.PerNode)

@@ -40,11 +40,11 @@ func TestReducedDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := rep.Last()
-	m := regexp.MustCompile(`^demo: sites=(\d+) guests=(\d+) reachable=(\d+)/(\d+) tasks=(\d+)/(\d+)$`).FindStringSubmatch(last)
+	m := regexp.MustCompile(`^demo: sites=(\d+) guests=(\d+) vms=(\d+) reachable=(\d+)/(\d+) tasks=(\d+)/(\d+)$`).FindStringSubmatch(last)
 	if m == nil {
 		t.Fatalf("last line %q has the wrong form", last)
 	}
-	if want := "demo: sites=3 guests=14 reachable=91/91 tasks=8/8"; last != want {
+	if want := "demo: sites=3 guests=14 vms=0 reachable=91/91 tasks=8/8"; last != want {
 		t.Errorf("last line %q, want %q", last, want)
 	}
 	lines := strings.Split(strings.TrimSpace(rep.String()), "\n")
@@ -94,7 +94,7 @@ func TestReportLastLine(t *testing.T) {
 		t.Fatal("a report with an unreachable pair is OK")
 	}
 	s := strings.TrimSpace(r.String())
-	if !strings.HasSuffix(s, "\ndemo: sites=3 guests=14 reachable=90/91 tasks=20/20") {
+	if !strings.HasSuffix(s, "\ndemo: sites=3 guests=14 vms=0 reachable=90/91 tasks=20/20") {
 		t.Fatalf("report ends %q", s[strings.LastIndex(s, "\n")+1:])
 	}
 	r.Reach.OK, r.Reach.Failed = 91, nil

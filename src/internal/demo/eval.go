@@ -31,6 +31,10 @@ type EvalConfig struct {
 	Keep     bool
 	Cache    string
 	Progress io.Writer
+	// Guests: GuestsNS (default: the evaluation's CPU goes to the
+	// workload, docs/evaluation.md) or GuestsVM (overlay and failover
+	// only: VM guests have no Slurm over the plain LAN).
+	Guests string
 }
 
 // Eval modes.
@@ -59,6 +63,9 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 		if m != ModeOverlay && m != ModeUnderlay && m != ModeFailover {
 			return nil, fmt.Errorf("unknown mode %q (overlay, underlay, failover)", m)
 		}
+		if m == ModeUnderlay && cfg.Guests == GuestsVM {
+			return nil, fmt.Errorf("mode underlay needs namespace guests (-guests ns)")
+		}
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -71,17 +78,13 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	type job struct {
-		mode  string
-		delay time.Duration
-	}
 	// Delay by delay, the modes side by side (overlay, then underlay at
 	// the same delay): a drift in the machine's background load then
 	// hits the two modes alike. The failover run comes last.
-	var todo []job
+	var todo []evalJob
 	add := func(m string, d time.Duration) {
 		if !cfg.Resume || !done[rowKey(m, int(d.Milliseconds()))] {
-			todo = append(todo, job{m, d})
+			todo = append(todo, evalJob{m, d})
 		}
 	}
 	for _, d := range cfg.Delays {
@@ -105,7 +108,7 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := Open(ctx, Options{Dir: cfg.Dir, Keep: cfg.Keep, Progress: cfg.Progress})
+	c, err := Open(ctx, Options{Dir: cfg.Dir, Keep: cfg.Keep, Progress: cfg.Progress, Guests: cfg.Guests})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +116,19 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 	if err := c.Create(ctx, len(c.Conts)); err != nil {
 		return nil, err
 	}
-	if err := c.Sync(ctx); err != nil {
+	if c.VM() {
+		rep := &Report{}
+		if err := c.upVMs(ctx, rep); err != nil {
+			return nil, err
+		}
+		if len(rep.Errors) > 0 {
+			return nil, errors.New(rep.Errors[0])
+		}
+		if set, err = c.shareSet(set); err != nil {
+			return nil, err
+		}
+		return c.evalRows(ctx, cfg, root, set, todo)
+	} else if err := c.Sync(ctx); err != nil {
 		// The measurement does not depend on the controller: say so loudly
 		// and bring the guests up from the database's placement.
 		c.Step("WARNING: %v; guests come up from the database's placement", err)
@@ -133,10 +148,16 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 	if reach.OK != reach.Pairs {
 		return nil, fmt.Errorf("overlay: %d of %d pairs unreachable", reach.Pairs-reach.OK, reach.Pairs)
 	}
+	return c.evalRows(ctx, cfg, root, set, todo)
+}
+
+// evalRows measures each row of todo on the running cluster.
+func (c *Cluster) evalRows(ctx context.Context, cfg EvalConfig, root string, set *workload.Set, todo []evalJob) ([]workload.EvalRow, error) {
 	tasksDir := filepath.Join(filepath.Dir(cfg.CSV), "tasks")
 	if err := writeNodes(tasksDir, c.Computes()); err != nil {
 		return nil, err
 	}
+	var err error
 
 	var rows []workload.EvalRow
 	var slurm *workload.Slurm
@@ -191,6 +212,12 @@ func Eval(ctx context.Context, cfg EvalConfig) ([]workload.EvalRow, error) {
 		}
 	}
 	return rows, plot(root, cfg.CSV)
+}
+
+// evalJob is one row to measure.
+type evalJob struct {
+	mode  string
+	delay time.Duration
 }
 
 // writeNodes records which site each compute guest started at.

@@ -34,11 +34,14 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 		}
 		return b, err
 	}
-	mon, err := c.StartMonitor()
-	if err != nil {
-		return fail(err)
+	mon := c.Monitor // VM guests: vclusterd runs from the start
+	if mon == nil {
+		var err error
+		if mon, err = c.StartMonitor(); err != nil {
+			return fail(err)
+		}
+		defer mon.Stop()
 	}
-	defer mon.Stop()
 	s, err := c.StartSlurm("overlay")
 	if err != nil {
 		return fail(err)
@@ -50,16 +53,17 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	if err := c.Bed.SetDelay(d, 0); err != nil {
 		return fail(err)
 	}
-	dir := filepath.Join(c.Dir, "runs", fmt.Sprintf("failover-%dms", d.Milliseconds()))
+	dir := filepath.Join(c.runsDir(), fmt.Sprintf("failover-%dms", d.Milliseconds()))
 	_ = os.RemoveAll(dir)
 	b.Dir = dir
+	if c.VM() {
+		if err := c.mkShared(dir); err != nil {
+			return fail(err)
+		}
+	}
 	c.Step("batch (failover): %d compounds at %v; a VM container dies after a quarter of them", len(set.Compounds), d)
 
-	type result struct {
-		r   *workload.Report
-		err error
-	}
-	done := make(chan result, 1)
+	done := make(chan failResult, 1)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// A quarter of the tasks done: time for the failure.
@@ -77,7 +81,7 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	}
 	go func() {
 		r, err := workload.Run(runCtx, s, set, dir, progress)
-		done <- result{r, err}
+		done <- failResult{r, err}
 	}()
 
 	// Wait for a quarter of the tasks, then pick a guest with a task
@@ -94,6 +98,16 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 		return fail(err)
 	}
 	ct := c.Container(victim.Site, victim.Container)
+	killed := time.Now()
+	if c.VM() {
+		// The container dies with its VM; vclusterd relocates the guest,
+		// the new VM boots and its hook starts slurmd under the same name.
+		r, err := c.RelocateVM(ctx, victim, 5*time.Minute)
+		if err != nil {
+			return fail(err)
+		}
+		return c.finishFailover(ctx, b, done, lost, killed, ct, r.Guest)
+	}
 	c.Step("failure: container %s/%s dies (agent killed, link down); guest %s goes down with its task", ct.Site, ct.Host.Name, victim.Name)
 	ct.Agent.Kill()
 	if err := ct.Host.SetLink(false); err != nil {
@@ -102,7 +116,7 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	killIn(victim.Host.NS)
 	_ = exec.Command("ip", "-n", victim.Host.NS, "link", "set", "eth0", "down").Run()
 	from := victim.Site + "/" + victim.Container
-	killed := time.Now()
+	killed = time.Now()
 
 	// The monitor relocates the guest: the database names a new container
 	// and that container's agent runs it.
@@ -156,11 +170,22 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 		return fail(err)
 	}
 	c.Step("%s is back on the overlay at %s with its slurmd; waiting for the batch (the lost task is requeued)", moved.Name, moved.Overlay)
+	return c.finishFailover(ctx, b, done, lost, killed, ct, moved.Name)
+}
 
+// finishFailover waits for the batch and checks that every task, the lost
+// one too, came back.
+func (c *Cluster) finishFailover(ctx context.Context, b Batch, done <-chan failResult, lost int, killed time.Time, ct *Container, guest string) (Batch, error) {
+	fail := func(err error) (Batch, error) {
+		if b.Err == "" {
+			b.Err = err.Error()
+		}
+		return b, err
+	}
 	res := <-done
 	if res.r != nil {
 		b.OK, b.Seconds, b.PerNode = res.r.OK, res.r.Wall.Seconds(), len(res.r.PerNode)
-		_ = res.r.WriteResults(filepath.Join(dir, "results.tsv"))
+		_ = res.r.WriteResults(filepath.Join(b.Dir, "results.tsv"))
 	}
 	if res.err != nil {
 		return fail(fmt.Errorf("failover batch: %v", res.err))
@@ -181,6 +206,12 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 	// The container comes back for later runs; the monitor sees it alive.
 	_ = ct.Host.SetLink(true)
 	return b, nil
+}
+
+// failResult is the failover batch's outcome.
+type failResult struct {
+	r   *workload.Report
+	err error
 }
 
 // requeueOn reports whether `scontrol show config` says batch jobs are

@@ -15,8 +15,12 @@ import (
 
 // Create runs `rocks add vcluster demo nodes=N` and prints its output.
 func (c *Cluster) Create(ctx context.Context, nodes int) error {
-	c.Step("rocks add vcluster %s nodes=%d", ClusterName, nodes)
-	out, err := c.Rocks(ctx, "add", "vcluster", ClusterName, fmt.Sprintf("nodes=%d", nodes))
+	args := []string{"add", "vcluster", ClusterName, fmt.Sprintf("nodes=%d", nodes)}
+	if c.VM() {
+		args = append(args, fmt.Sprintf("mem=%d", VMMemMB))
+	}
+	c.Step("rocks %s", strings.Join(args, " "))
+	out, err := c.Rocks(ctx, args...)
 	c.Print(out)
 	return err
 }
@@ -25,8 +29,13 @@ func (c *Cluster) Create(ctx context.Context, nodes int) error {
 // frontend and then checks, by asking every agent, that each compute guest
 // runs on the container the database names and nowhere else.
 func (c *Cluster) Sync(ctx context.Context) error {
-	c.Step("rocks sync vcluster %s", ClusterName)
-	out, err := c.Rocks(ctx, "sync", "vcluster", ClusterName)
+	args := []string{"sync", "vcluster", ClusterName}
+	if c.VM() {
+		// The agents plug each guest's TAP into the container's LAN bridge.
+		args = append(args, "bridge=br0")
+	}
+	c.Step("rocks %s", strings.Join(args, " "))
+	out, err := c.Rocks(ctx, args...)
 	c.Print(out)
 	if err != nil {
 		return err

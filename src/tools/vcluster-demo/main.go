@@ -1,13 +1,13 @@
 // Command vcluster-demo runs vcluster end to end on one machine (`make
 // demo`) or the research's evaluation (`make eval`, with -eval).
 //
-//	vcluster-demo [-compounds 20] [-delays 0,50] [-nodes 13] [-keep] [-report FILE]
+//	vcluster-demo [-guests vm|ns] [-compounds 20] [-delays 0,50] [-nodes 13] [-keep] [-report FILE]
 //	vcluster-demo -eval [-compounds 400] [-delays 0,10,25,50,100,200]
 //	              [-modes overlay,underlay,failover] [-csv build/results/eval.csv] [-resume]
 //
 // Ctrl-C (SIGINT) or SIGTERM stops the run and cleans up everything it
 // started. The demo's last line is
-// `demo: sites=3 guests=<n> reachable=<ok>/<pairs> tasks=<ok>/<total>`;
+// `demo: sites=3 guests=<n> vms=<v> reachable=<ok>/<pairs> tasks=<ok>/<total>`;
 // the exit status is non-zero when anything failed.
 package main
 
@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/demo"
 )
@@ -38,8 +37,10 @@ func run() int {
 	keep := fs.Bool("keep", false, "keep everything up after the report until Ctrl-C, and keep the work folder")
 	dir := fs.String("dir", "", "work `folder` (default a fresh temporary one)")
 	report := fs.String("report", "", "also write the report to `FILE`")
+	guests := fs.String("guests", "", "compute guests: vm (QEMU VMs booted by the agents; the demo's default) or ns (network namespaces; -eval's default)")
+	noRelocate := fs.Bool("no-relocate", false, "-guests vm: skip the relocation step (a container dies, its guest boots elsewhere)")
 	eval := fs.Bool("eval", false, "run the evaluation instead of the demo")
-	modes := fs.String("modes", "overlay,underlay,failover", "-eval: which runs: overlay (virtual cluster), underlay (plain sites, the baseline), failover (a container dies mid-batch)")
+	modes := fs.String("modes", "overlay,underlay,failover", "-eval: which runs: overlay (virtual cluster), underlay (plain sites, the baseline; namespace guests only), failover (a container dies mid-batch)")
 	csvPath := fs.String("csv", "", "-eval: results table; per-task tables and the plot go next to it (default build/results/eval.csv)")
 	resume := fs.Bool("resume", false, "-eval: skip rows the table already holds complete for this batch size")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -79,11 +80,21 @@ func run() int {
 		}
 	}()
 
+	if *guests == "" {
+		*guests = demo.GuestsVM
+		if *eval {
+			*guests = demo.GuestsNS
+		}
+	}
+	if *guests != demo.GuestsVM && *guests != demo.GuestsNS {
+		fmt.Fprintf(os.Stderr, "vcluster-demo: -guests %q: want vm or ns\n", *guests)
+		return 2
+	}
 	if *eval {
-		return runEval(ctx, *compounds, ds, *modes, *csvPath, *resume, *dir, *keep)
+		return runEval(ctx, demo.EvalConfig{Compounds: *compounds, Delays: ds, CSV: *csvPath, Resume: *resume, Dir: *dir, Keep: *keep, Guests: *guests}, *modes)
 	}
 
-	cfg := demo.Config{Compounds: *compounds, Delays: ds, Nodes: *nodes, Dir: *dir, Keep: *keep}
+	cfg := demo.Config{Compounds: *compounds, Delays: ds, Nodes: *nodes, Dir: *dir, Keep: *keep, Guests: *guests, NoRelocate: *noRelocate}
 	if *keep {
 		cfg.Hold = func(c *demo.Cluster) {
 			c.Step("-keep: everything stays up (work folder %s; namespaces %s-*); Ctrl-C cleans up", c.Dir, c.Bed.ID)
@@ -108,8 +119,7 @@ func run() int {
 	return 0
 }
 
-func runEval(ctx context.Context, compounds int, ds []time.Duration, modes, csvPath string, resume bool, dir string, keep bool) int {
-	cfg := demo.EvalConfig{Compounds: compounds, Delays: ds, CSV: csvPath, Resume: resume, Dir: dir, Keep: keep}
+func runEval(ctx context.Context, cfg demo.EvalConfig, modes string) int {
 	for _, m := range strings.Split(modes, ",") {
 		if m = strings.TrimSpace(m); m != "" {
 			cfg.Modes = append(cfg.Modes, m)

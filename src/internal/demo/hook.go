@@ -1,0 +1,240 @@
+package demo
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// HookName is the program a VM guest runs from the top of a share once it
+// is READY (contract A4), as `<hook> <guest> <overlay address>`.
+const HookName = ".vcluster-guest-up"
+
+// hookScript stands in for the services a Rocks node starts after its
+// install. It proves the overlay from inside the guest: once the demo has
+// written `peers` (every guest's name and overlay address), it pings each
+// peer and writes reach/<guest>. Then, once the demo has written
+// slurm/ready, it starts munged and slurmd from the host's /usr (the
+// guest's /usr over 9p) with the key and slurm.conf from the share. Its
+// output goes to the guest's console.
+const hookScript = `#!/bin/sh
+# vcluster test bed: run by each VM guest after READY (see src/internal/demo/hook.go).
+set -u
+name=$1 self=$2
+share=$(cd "$(dirname "$0")" && pwd)
+
+# wait_for FILE SECONDS
+wait_for() {
+	n=0
+	while [ ! -e "$1" ]; do
+		n=$((n + 1))
+		[ "$n" -gt "$2" ] && return 1
+		sleep 1
+	done
+}
+
+# reach PEER ADDR: three rounds of 3 pings (the first packets to a peer
+# may go while the edges still learn each other through the supernode).
+reach() {
+	for round in 1 2 3; do
+		out=$(ping -c 3 -W 2 "$2" 2>&1) && {
+			avg=$(echo "$out" | sed -n 's#.* = [0-9.]*/\([0-9.]*\)/.*#\1#p')
+			echo "$1 ok ${avg:-0}"
+			return
+		}
+		sleep 1
+	done
+	echo "$1 fail"
+}
+
+if wait_for "$share/peers" 900; then
+	tmp=$(mktemp)
+	while read -r peer addr; do
+		[ "$peer" = "$name" ] && continue
+		reach "$peer" "$addr" >"$tmp.$peer" &
+	done <"$share/peers"
+	wait
+	cat "$tmp".* >"$share/reach/$name.tmp" 2>/dev/null
+	mv "$share/reach/$name.tmp" "$share/reach/$name"
+	rm -f "$tmp" "$tmp".*
+	echo "reach: $(grep -c ' ok' "$share/reach/$name") peers answer"
+fi
+
+wait_for "$share/slurm/ready" 1800 || exit 0
+grep -q '^root:' /etc/passwd 2>/dev/null || echo 'root:x:0:0:root:/root:/bin/sh' >>/etc/passwd
+grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >>/etc/group
+mkdir -p /etc/munge /run/munge /var/lib/munge /var/log /var/spool/slurmd /sys/fs/cgroup
+# slurmd 22.05 refuses to start without a cgroup file system.
+[ -e /sys/fs/cgroup/cgroup.controllers ] || mount -t cgroup2 none /sys/fs/cgroup
+cp "$share/slurm/munge.key" /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
+munged --force --socket=/run/munge/munge.sock --key-file=/etc/munge/munge.key \
+	--pid-file=/run/munge/munged.pid --log-file=/var/log/munged.log --seed-file=/var/lib/munge/seed &&
+	slurmd -N "$name" -f "$share/slurm/slurm.conf" &&
+	echo "slurmd started as node $name"
+`
+
+// PeerLine is one line of the peers file: a guest and its overlay address.
+func peerLines(gs []*Guest) []byte {
+	var b strings.Builder
+	for _, g := range gs {
+		fmt.Fprintf(&b, "%s %s\n", g.Name, g.Overlay)
+	}
+	return []byte(b.String())
+}
+
+// PeerResult is one guest's ping of one peer, as the hook wrote it.
+type PeerResult struct {
+	Peer string
+	OK   bool
+	Avg  time.Duration
+}
+
+// parseReach reads a reach/<guest> file: "<peer> ok <avg ms>" or
+// "<peer> fail" per line. Anything else is an error, so a broken hook
+// never counts as reachability.
+func parseReach(data string) ([]PeerResult, error) {
+	var rs []PeerResult
+	for i, l := range strings.Split(strings.TrimRight(data, "\n"), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) == 3 && f[1] == "ok":
+			ms, err := strconv.ParseFloat(f[2], 64)
+			if err != nil || ms < 0 || ms > 1e6 {
+				return nil, fmt.Errorf("line %d: bad time %q", i+1, f[2])
+			}
+			rs = append(rs, PeerResult{Peer: f[0], OK: true, Avg: time.Duration(ms * float64(time.Millisecond))})
+		case len(f) == 2 && f[1] == "fail":
+			rs = append(rs, PeerResult{Peer: f[0]})
+		case len(f) == 0 && len(rs) == 0 && i == 0:
+			// empty file: no peer
+		default:
+			return nil, fmt.Errorf("line %d: %q", i+1, l)
+		}
+	}
+	return rs, nil
+}
+
+// reachFromVMs counts every unordered pair of guests as reachable when
+// every VM end of it reports the other answering: both directions for two
+// VMs, the VM's ping for a VM and the (namespace) virtual frontend. Pairs
+// of two namespaces are not possible here (only the frontend is one). A
+// VM whose results are missing fails all its pairs.
+func reachFromVMs(gs []*Guest, results map[string][]PeerResult) *Reach {
+	got := map[[2]string]PeerResult{}
+	for from, rs := range results {
+		for _, r := range rs {
+			got[[2]string{from, r.Peer}] = r
+		}
+	}
+	res := &Reach{}
+	var rtts []time.Duration
+	for i := range gs {
+		for j := i + 1; j < len(gs); j++ {
+			a, b := gs[i], gs[j]
+			res.Pairs++
+			ok, n := true, 0
+			for _, d := range [][2]*Guest{{a, b}, {b, a}} {
+				if !d[0].VM {
+					continue
+				}
+				n++
+				r, seen := got[[2]string{d[0].Name, d[1].Name}]
+				if !seen || !r.OK {
+					ok = false
+				} else {
+					rtts = append(rtts, r.Avg)
+				}
+			}
+			if ok && n > 0 {
+				res.OK++
+			} else {
+				res.Failed = append(res.Failed, a.Name+" -> "+b.Name)
+			}
+		}
+	}
+	if len(rtts) > 0 {
+		sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
+		res.Median = rtts[len(rtts)/2]
+	}
+	return res
+}
+
+// readReach reads every VM's reach file; missing ones are left out.
+func (c *Cluster) readReach(gs []*Guest) (map[string][]PeerResult, error) {
+	out := map[string][]PeerResult{}
+	for _, g := range gs {
+		if !g.VM {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(c.Export, "reach", g.Name))
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		rs, err := parseReach(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("reach/%s: %v", g.Name, err)
+		}
+		out[g.Name] = rs
+	}
+	return out, nil
+}
+
+// ConsoleState is what a guest's serial log says so far.
+type ConsoleState struct {
+	Ready   bool
+	Overlay netip.Addr // from READY
+	Uptime  float64    // seconds since the guest's kernel started, from READY
+	LAN     string     // "<addr>/<len>" from the net line
+	Failed  string     // the FAILED line, if any
+}
+
+// parseConsole reads the "vcluster-guest: " lines of a serial log
+// (contract A4). The last READY or FAILED wins (a rebooted guest appends).
+func parseConsole(log string) ConsoleState {
+	var st ConsoleState
+	for _, l := range strings.Split(log, "\n") {
+		i := strings.Index(l, "vcluster-guest: ")
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(strings.TrimRight(l[i+len("vcluster-guest: "):], "\r"))
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "net":
+			if len(f) >= 3 {
+				st.LAN = f[2]
+			}
+		case "READY":
+			kv := keyValues(f[1:])
+			a, err := netip.ParseAddr(kv["overlay"])
+			if err != nil {
+				continue
+			}
+			up, _ := strconv.ParseFloat(kv["uptime"], 64)
+			st = ConsoleState{Ready: true, Overlay: a, Uptime: up, LAN: st.LAN}
+		case "FAILED":
+			st.Ready, st.Failed = false, strings.Join(f, " ")
+		}
+	}
+	return st
+}
+
+func keyValues(f []string) map[string]string {
+	kv := map[string]string{}
+	for _, w := range f {
+		if k, v, ok := strings.Cut(w, "="); ok {
+			kv[k] = v
+		}
+	}
+	return kv
+}
