@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -101,6 +102,12 @@ func Run(ctx context.Context, s *Slurm, set *Set, dir string, progress func(done
 	}
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return nil, fmt.Errorf("batch output folder: %v (each batch needs a new one)", err)
+	}
+	// The tasks write there as whoever owns dir (a VM share's user).
+	if st, ok := statOwner(dir); ok {
+		if err := os.Chown(out, st[0], st[1]); err != nil {
+			return nil, err
+		}
 	}
 	var list strings.Builder
 	for _, c := range set.Compounds {
@@ -279,4 +286,17 @@ func readAffinity(path, what string, parse func(string) (Affinity, error)) (Affi
 		return Affinity{}, fmt.Errorf("%s%w", what, err)
 	}
 	return a, nil
+}
+
+// statOwner is the owner and group of path.
+func statOwner(path string) ([2]int, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return [2]int{}, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return [2]int{}, false
+	}
+	return [2]int{int(st.Uid), int(st.Gid)}, true
 }

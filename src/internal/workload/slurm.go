@@ -30,6 +30,11 @@ type SlurmConfig struct {
 	Controller     *testbed.Host // runs slurmctld (and munged)
 	ControllerAddr netip.Addr
 	Nodes          []Node
+	// Remote, when set, means the nodes start their slurmd themselves
+	// (real VMs): StartSlurm calls it with slurm.conf and the munge key
+	// once slurmctld runs, instead of starting a slurmd per node, and
+	// waits longer for the nodes to register.
+	Remote func(conf, mungeKey string) error
 }
 
 // Slurm is a running private Slurm 22.05 cluster: one munged (its unix
@@ -91,6 +96,12 @@ func StartSlurm(cfg SlurmConfig) (*Slurm, error) {
 	c.Env = s.env
 	if s.ctld, err = cfg.Controller.StartCmd(c); err != nil {
 		return nil, err
+	}
+	if cfg.Remote != nil {
+		if err := cfg.Remote(s.Conf, keyFile); err != nil {
+			return nil, err
+		}
+		return s, s.waitIdle(5 * time.Minute)
 	}
 	for _, n := range cfg.Nodes {
 		// nsenter, not `ip netns exec`: the latter mounts a fresh /sys
