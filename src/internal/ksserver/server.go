@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -102,10 +103,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "method not allowed", http.StatusMethodNotAllowed)
 	case len(path) > maxPath:
 		s.notFound(rw)
-	case hasPrefix(path, KickstartPrefix):
+	case strings.HasPrefix(path, KickstartPrefix):
 		what = "kickstart"
 		s.kickstart(rw, r, path)
-	case hasPrefix(path, DistPrefix):
+	case strings.HasPrefix(path, DistPrefix):
 		what = "dist"
 		s.dist(rw, r, path)
 	default:
@@ -118,8 +119,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("kickstart request", "remote", r.RemoteAddr, "method", r.Method, "kind", what, "path", path,
 		"status", rw.status(), "bytes", rw.bytes, "ms", time.Since(start).Milliseconds())
 }
-
-func hasPrefix(s, p string) bool { return len(s) >= len(p) && s[:len(p)] == p }
 
 func (s *Server) notFound(w http.ResponseWriter) {
 	s.n.notFound.Add(1)
@@ -150,6 +149,7 @@ func (s *Server) kickstart(w http.ResponseWriter, r *http.Request, path string) 
 	case s.renders <- struct{}{}:
 		defer func() { <-s.renders }()
 	case <-r.Context().Done():
+		http.Error(w, "busy", http.StatusServiceUnavailable) // the client has gone; for the log
 		return
 	}
 	key, err := s.homeKey(r.Context())
