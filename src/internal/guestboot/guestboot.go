@@ -116,21 +116,38 @@ func KickstartURL(base, guest, token string) string {
 	return base + "/vcluster/kickstart/" + guest + "?t=" + token
 }
 
-// globalAttrs reads the boot attributes at the global level, as
-// `rocks set attr` writes them.
+// globalAttrs reads the boot attributes at the global level, as `rocks
+// set attr` writes them: the attributes table (category global) on Rocks
+// 6.2 and later; on 6.0 and 6.1, whose `rocks set attr` writes
+// global_attributes, that table's value wins.
 func globalAttrs(ctx context.Context, d db.Querier) (map[string]string, error) {
 	a := map[string]string{}
+	scan := func(r *sql.Rows) error {
+		var k, v string
+		if err := r.Scan(&k, &v); err != nil {
+			return err
+		}
+		a[k] = strings.TrimSpace(v)
+		return nil
+	}
+	names := []any{AttrBoot, AttrKernel, AttrInitrd, AttrKickstartURL}
 	err := db.Rows(d.QueryContext(ctx, `SELECT a.Attr, IFNULL(a.Value, '') FROM attributes a
 		JOIN categories c ON c.ID = a.Category
-		WHERE c.Name = 'global' AND a.Attr IN (?, ?, ?, ?)`, AttrBoot, AttrKernel, AttrInitrd, AttrKickstartURL)).
-		Each(func(r *sql.Rows) error {
-			var k, v string
-			if err := r.Scan(&k, &v); err != nil {
-				return err
-			}
-			a[k] = strings.TrimSpace(v)
-			return nil
-		})
+		WHERE c.Name = 'global' AND a.Attr IN (?, ?, ?, ?)
+		ORDER BY a.ID`, names...)).Each(scan)
+	if err != nil {
+		return nil, fmt.Errorf("boot attributes: %w", err)
+	}
+	legacy := false
+	err = db.Rows(d.QueryContext(ctx, `SELECT 1 FROM information_schema.TABLES
+		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'global_attributes'`)).Each(func(*sql.Rows) error {
+		legacy = true
+		return nil
+	})
+	if err == nil && legacy {
+		err = db.Rows(d.QueryContext(ctx, `SELECT Attr, IFNULL(Value, '') FROM global_attributes
+			WHERE Attr IN (?, ?, ?, ?)`, names...)).Each(scan)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("boot attributes: %w", err)
 	}

@@ -153,3 +153,23 @@ func TestBadSettings(t *testing.T) {
 		t.Fatalf("missing key file: %v", err)
 	}
 }
+
+// Rocks 6.0 and 6.1's `rocks set attr` writes global_attributes (Attr,
+// Value; their DDL): where that table exists its value wins.
+func TestRocks61GlobalAttributes(t *testing.T) {
+	d, _ := testDB(t)
+	setAttr(t, d, AttrBoot, "pv")
+	if _, err := d.Exec("CREATE TABLE global_attributes (Attr varchar(128) default NULL, Value text)"); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Load(context.Background(), d); err != nil || s.Mode != ModePV {
+		t.Fatalf("empty global_attributes: %+v %v", s, err)
+	}
+	if _, err := d.Exec("INSERT INTO global_attributes VALUES ('vcluster_boot', 'kernel'), ('vcluster_guest_kernel', '/k'), ('Kickstart_PrivateKickstartHost', '10.1.1.1')"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(context.Background(), d)
+	if err != nil || s.Mode != ModeKernel || s.Kernel != "/k" {
+		t.Fatalf("6.1 attributes: %+v %v", s, err)
+	}
+}
