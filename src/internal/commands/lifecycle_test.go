@@ -1,14 +1,17 @@
 package commands
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/rocksclusters/vcluster/src/internal/controller/ctltest"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
 )
 
 // bedFail runs a command that must fail with one error line containing
@@ -345,4 +348,61 @@ func TestReportConsole(t *testing.T) {
 	bedFail(t, b, "vc1 is a virtual frontend", "report", "vcluster", "console", "vc1")
 	bedFail(t, b, "lines=0 is out of range (1 to 1000)", "report", "vcluster", "console", "vm-vc1-0", "lines=0")
 	bedFail(t, b, `lines="all" is not a number`, "report", "vcluster", "console", "vm-vc1-0", "lines=all")
+}
+
+// TestLifecycleSession runs the lifecycle commands as an administrator
+// would, through the rocks-vcluster binary against real agents, and logs
+// the terminal session (go test -v -run TestLifecycleSession shows it).
+func TestLifecycleSession(t *testing.T) {
+	b := ctltest.New(t, []string{"A", "B"}, 2, ctltest.Options{})
+	bin := binaries.Path(t, "rocks-vcluster")
+	var session strings.Builder
+	run := func(wantRC int, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"-dsn", b.DSN}, args...)...)
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		rc := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			rc = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&session, "# rocks %s\n%s%s", strings.Join(args, " "), o.String(), e.String())
+		if rc != 0 {
+			fmt.Fprintf(&session, "(exit %d)\n", rc)
+		}
+		if rc != wantRC {
+			t.Fatalf("rocks %s: exit %d, want %d\n%s%s", strings.Join(args, " "), rc, wantRC, o.String(), e.String())
+		}
+		return o.String()
+	}
+	defer func() { t.Logf("terminal session:\n%s", session.String()) }()
+	run(0, "add", "vcluster", "vc1", "nodes=3", "cpus=1", "mem=512", "disk=4")
+	run(0, "sync", "vcluster", "vc1")
+	run(0, "stop", "vcluster", "vc1", "host=vm-vc1-0", "timeout=30")
+	run(0, "stop", "vcluster", "vc1", "host=vm-vc1-0")
+	run(0, "list", "vcluster", "status", "vc1")
+	run(0, "start", "vcluster", "vc1", "host=vm-vc1-0")
+	var ct string
+	b.DB.QueryRow(`SELECT CONCAT(s.Name, '/', c.Host) FROM vc_vms v JOIN vc_containers c ON c.ID = v.Container
+		JOIN vc_sites s ON s.ID = c.Site WHERE v.Name = 'vm-vc1-1'`).Scan(&ct)
+	run(1, "remove", "vcluster", "container", ct)
+	run(0, "set", "vcluster", "container", ct, "state=drain")
+	run(0, "sync", "vcluster", "vc1")
+	run(0, "list", "vcluster", "container")
+	run(0, "remove", "vcluster", "container", ct)
+	run(0, "add", "vcluster", "host", "vc1", "count=2")
+	run(0, "sync", "vcluster", "vc1")
+	run(0, "remove", "vcluster", "host", "vm-vc1-4")
+	run(0, "sync", "vcluster", "vc1")
+	run(0, "list", "vcluster", "status", "vc1")
+	os.WriteFile(filepath.Join(b.Dir, "vm-vc1-2.console"), []byte("vcluster-guest: net eth0 198.18.0.160/24 gw 198.18.0.254\nvcluster-guest: kickstart 5120 bytes\nvcluster-guest: READY name=vm-vc1-2 overlay=100.64.0.4 uptime=41\n"), 0o644)
+	run(0, "report", "vcluster", "console", "vm-vc1-2", "lines=2")
+	run(1, "add", "vcluster", "host", "vc1", "count=0")
+	run(1, "set", "vcluster", "container", "B/vm-container-b-0", "state=off")
+	if onlyOnce(t, b) != 4 {
+		t.Fatalf("not 4 guests running once: %v", b.Running(t))
+	}
 }
