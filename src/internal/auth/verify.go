@@ -98,7 +98,7 @@ func (v *Verifier) Verify(sig Signature, body []byte, now time.Time) error {
 	if _, err := hex.Decode(got[:], []byte(sig.MAC)); err != nil {
 		return &Reject{Reason: ReasonMalformed, Detail: "signature is not hexadecimal"}
 	}
-	if !hmac.Equal(got[:], k.mac(sig.Timestamp, sig.Nonce, body)) {
+	if !hmac.Equal(got[:], k.mac(sig.Timestamp, sig.Nonce, sig.Lease, body)) {
 		return &Reject{Reason: ReasonBadMAC, Detail: "signature does not match the request"}
 	}
 	skew := now.Sub(time.Unix(sig.Timestamp, 0))
