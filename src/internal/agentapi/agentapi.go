@@ -88,6 +88,23 @@ type HostStatus struct {
 	Hypervisor string      `xmlrpc:"hypervisor"` // domain type in use: "xen", "kvm" or "qemu"
 	Version    string      `xmlrpc:"version"`    // agent version
 	Counters   Counters    `xmlrpc:"counters"`
+	Lease      LeaseStatus `xmlrpc:"lease"`
+}
+
+// Lease states (docs/agent-protocol.md, Leases).
+const (
+	LeaseNone    = "none"    // no lease granted since the agent started: it never fences
+	LeaseValid   = "valid"   // renewed; left_ms to go
+	LeaseExpired = "expired" // ran out: the agent stopped its guests
+)
+
+// LeaseStatus is the agent's lease as it reports it once reachable.
+type LeaseStatus struct {
+	State       string   `xmlrpc:"state"`
+	LeftMS      int      `xmlrpc:"left_ms"`
+	Expirations int      `xmlrpc:"expirations"` // since the agent started
+	Fenced      int      `xmlrpc:"fenced"`      // guests stopped by expiry since the agent started
+	LastFenced  []string `xmlrpc:"last_fenced"` // guests stopped at the last expiry
 }
 
 // Boot modes of a Xen guest.
@@ -131,6 +148,7 @@ const (
 	FaultBusy            = 13 // too many concurrent calls; retry
 	FaultTooLarge        = 14 // request body over the limit
 	FaultInternal        = 15 // agent bug
+	FaultLeaseExpired    = 16 // the agent's lease ran out: renew it before starting guests
 )
 
 // Fault is an XML-RPC fault from the agent.
