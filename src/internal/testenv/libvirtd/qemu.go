@@ -66,7 +66,42 @@ func prepareQEMU(dir string, uid, gid int) error {
 			return err
 		}
 	}
-	return nil
+	return shareCapsCache(dir, uid, gid)
+}
+
+// capsCache holds what the qemu driver learnt by probing QEMU, shared by
+// every private daemon: probing takes ~4 s per daemon here, the cache
+// ~0.1 s. libvirt checks each entry against QEMU's and its own binaries,
+// and probes again when one is stale or unreadable.
+const capsCache = "/tmp/vc-libvirt-qemu-capabilities"
+
+// shareCapsCache links the daemon's capabilities cache to capsCache,
+// made for nobody if missing. A capsCache that is not nobody's own
+// folder is not used.
+func shareCapsCache(dir string, uid, gid int) error {
+	if err := os.Mkdir(capsCache, 0o700); err == nil {
+		if err := os.Chown(capsCache, uid, gid); err != nil {
+			return err
+		}
+	}
+	st, err := os.Lstat(capsCache)
+	if err != nil {
+		return err
+	}
+	if sys, ok := st.Sys().(*syscall.Stat_t); !ok || !st.IsDir() || int(sys.Uid) != uid || st.Mode().Perm()&0o077 != 0 {
+		return nil // someone else's: probe privately
+	}
+	// The session qemu driver keeps it in $XDG_CACHE_HOME/libvirt/qemu/cache/capabilities.
+	parent := filepath.Join(dir, "cache", "libvirt", "qemu", "cache")
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return err
+	}
+	for p := parent; p != dir; p = filepath.Dir(p) {
+		if err := os.Chown(p, uid, gid); err != nil {
+			return err
+		}
+	}
+	return os.Symlink(capsCache, filepath.Join(parent, "capabilities"))
 }
 
 // pidDir is where the session qemu driver keeps its guests' PID files.
