@@ -178,6 +178,28 @@ func TestStopStart(t *testing.T) {
 	if run := b.Running(t); run["vm-vc1-1"] != nil || len(run) != 2 {
 		t.Fatalf("after sync: %v", run)
 	}
+
+	// Moved while its old container is unreachable: the old copy may run,
+	// so stopping it is stopping until that copy is destroyed.
+	old := where(t, b, "vm-vc1-2")
+	for _, a := range b.Agents {
+		if a.Site+"/"+a.Host == old {
+			agent = a
+		}
+	}
+	agent.Kill()
+	if rc, out, er := bedRun(b, "move", "vcluster", "host", "vm-vc1-2", "container=auto", "timeout=2"); rc != 1 {
+		t.Fatalf("move with the old container down: rc=%d\n%s%s", rc, out, er)
+	}
+	rc, out, er = bedRun(b, "stop", "vcluster", "vc1", "host=vm-vc1-2", "timeout=1")
+	if rc != 1 || !strings.Contains(er, "stopping: an old copy on "+old+" is not confirmed destroyed") {
+		t.Fatalf("stop of a moved guest: rc=%d\n%s%s", rc, out, er)
+	}
+	agent.Start(t)
+	bedMust(t, b, "sync", "vcluster", "vc1")
+	if run := b.Running(t); run["vm-vc1-2"] != nil || len(run) != 1 {
+		t.Fatalf("after sync: %v", run)
+	}
 }
 
 func countRows(t *testing.T, b *ctltest.Bed, q string, a ...any) int {

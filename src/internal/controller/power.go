@@ -115,6 +115,25 @@ func (c *Controller) Stop(ctx context.Context, names []string, timeout time.Dura
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Guest < out[j].Guest })
 	rep, err := c.Reconcile(ctx, Filter{Names: names})
+	if err != nil {
+		return nil, nil, err
+	}
+	// A copy elsewhere (a move the old container never confirmed) that
+	// this reconcile could not destroy may still run: not stopped yet.
+	err = db.Rows(c.db.QueryContext(ctx, `SELECT p.Name, CONCAT(s.Name, '/', ct.Host) FROM vc_copies p
+		JOIN vc_vms v ON v.Name = p.Name JOIN vc_containers ct ON ct.ID = p.Container JOIN vc_sites s ON s.ID = ct.Site
+		WHERE p.Container <> v.Container AND p.Name IN (`+db.Placeholders(len(names))+`)`, db.Args(names)...)).Each(func(r *sql.Rows) error {
+		var name, at string
+		if err := r.Scan(&name, &at); err != nil {
+			return err
+		}
+		for i := range out {
+			if out[i].Guest == name && out[i].State == PowerStopped {
+				out[i].State, out[i].Why = PowerStopping, "an old copy on "+at+" is not confirmed destroyed; rocks sync vcluster destroys it when that container answers"
+			}
+		}
+		return nil
+	})
 	return out, rep, err
 }
 
