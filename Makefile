@@ -24,7 +24,7 @@ STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 # Packages that start goroutines run under the race detector (instead of a
 # plain run); the rest, the test bed and the demo among them, run plain.
 RACE_PKGS ?= ./src/cmd/... ./src/internal/agent/... ./src/internal/controller/... \
-             ./src/internal/daemon/... ./src/internal/monitor/... ./src/internal/overlay/... \
+             ./src/internal/daemon/... ./src/internal/ksserver/... ./src/internal/monitor/... ./src/internal/overlay/... \
              ./src/internal/testenv/...
 TESTENV   := VCLUSTER_BIN=$(CURDIR)/$(BIN) VCLUSTER_ROOT=$(CURDIR) VCLUSTER_GOTOOLCHAIN=$(SHIP_GOTOOLCHAIN)
 
