@@ -49,6 +49,8 @@ type Config struct {
 	ReplayWindow    Duration `toml:"replay_window"`
 	MaxNonces       int      `toml:"max_nonces"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+
+	LeaseConfig // lease_action, lease_file, lease_max, fence_poll (lease_file.go)
 }
 
 // Duration reads "10s"-style TOML strings.
@@ -76,6 +78,7 @@ func Defaults() Config {
 		ReplayWindow:    Duration{Duration: 5 * time.Minute},
 		MaxNonces:       100000,
 		ShutdownTimeout: Duration{Duration: 30 * time.Second},
+		LeaseConfig:     leaseDefaults(),
 	}
 }
 
@@ -118,7 +121,7 @@ func (c Config) Validate() error {
 	if _, err := c.hypervisorOptions(); err != nil {
 		return err
 	}
-	return nil
+	return c.LeaseConfig.validate()
 }
 
 // minConsoleBytes keeps room for guest.console's 1000 lines.

@@ -31,6 +31,7 @@ type Server struct {
 	hostname string
 	now      func() time.Time
 	methods  map[string]method
+	lease    *lease // lease.go
 
 	loadFailing atomic.Bool // loadavg_path unreadable: warned once
 
@@ -75,6 +76,10 @@ func New(cfg Config, keys []*auth.Key, log *slog.Logger) (*Server, error) {
 		now:      time.Now,
 		methods:  methods,
 	}
+	s.lease = newLease(cfg.LeaseConfig, s.hv, log)
+	if err := s.lease.restore(); err != nil {
+		return nil, fmt.Errorf("lease_file: %w", err)
+	}
 	return s, nil
 }
 
@@ -108,6 +113,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go s.keepConsoles(ctx.Done())
+	go s.lease.run(ctx.Done())
 	go func() {
 		if s.cfg.TLSCert != "" {
 			errc <- hs.ServeTLS(ln, s.cfg.TLSCert, s.cfg.TLSKey)
@@ -161,6 +167,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.calls.Add(1)
+	w.Header().Set(auth.HeaderLeaseToken, s.lease.token())
 	select {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
@@ -214,6 +221,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.log.Warn("rejected", "method", call.Method, "remote", r.RemoteAddr, "reason", authErr.Message)
 		}
 		s.fault(w, authErr)
+		return
+	}
+	if f := s.leaseHook(r, body, keyID, call.Method); f != nil {
+		s.fault(w, f)
 		return
 	}
 	result, guest, err := m.fn(s, call.Params)
@@ -308,6 +319,7 @@ func (s *Server) hostStatus(params []any) (any, string, error) {
 	st := agentapi.HostStatus{
 		Hostname: s.hostname, CPUs: cpus, MemTotalMB: total, MemFreeMB: free,
 		Guests: guests, Hypervisor: typ, Version: version.String(), Counters: s.Counters(),
+		Lease: s.lease.status(),
 	}
 	st.Load1, st.Load5, st.Load15 = s.loadAvg()
 	return st, "", nil

@@ -40,6 +40,7 @@ func startAgent(t testing.TB, socket, uri string, tune func(*Config)) *testAgent
 	cfg.LibvirtSocket, cfg.LibvirtURI = socket, uri
 	cfg.DiskDir = t.TempDir()
 	cfg.Hostname = "vm-container-0-0"
+	cfg.LeaseFile = filepath.Join(cfg.DiskDir, "agent.lease") // not the machine's
 	if tune != nil {
 		tune(&cfg)
 	}
