@@ -4,6 +4,11 @@
 //
 //	vcluster-agent [-config /etc/vcluster/agent.toml] [-listen ADDR]
 //	               [-libvirt-socket PATH] [-libvirt-uri URI] [-trust FILE]...
+//	vcluster-agent -fence [-config FILE] [-libvirt-socket PATH] [-libvirt-uri URI]
+//
+// -fence runs the watchdog instead of the agent: a separate process that
+// stops every vcluster guest when the agent's lease file says its lease
+// ran out (the agent frozen or dead while the hypervisor runs on).
 package main
 
 import (
@@ -40,6 +45,7 @@ func run() error {
 	uri := fs.String("libvirt-uri", "", "libvirt `URI` (xen:///system, test:///default), overrides libvirt_uri")
 	var trust fileList
 	fs.Var(&trust, "trust", "trust the site key in `FILE` (repeatable; added to trusted_keys)")
+	fence := fs.Bool("fence", false, "run the lease watchdog (stops the guests when the agent stops renewing) instead of the agent")
 	if done, err := daemon.Parse(fs, os.Args[1:]); done || err != nil {
 		return err
 	}
@@ -60,6 +66,9 @@ func run() error {
 	cfg.TrustedKeys = append(cfg.TrustedKeys, trust...)
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *fence {
+		return runWatchdog(cfg, log)
+	}
 	var keys []*auth.Key
 	var keyFiles, missing []string
 	for _, p := range cfg.TrustedKeys {
@@ -108,4 +117,15 @@ func run() error {
 	err = srv.Serve(ctx, ln)
 	log.Info("vcluster-agent stopped; guests left as they are")
 	return err
+}
+
+// runWatchdog is -fence: the lease watchdog until SIGTERM or SIGINT.
+func runWatchdog(cfg agent.Config, log *slog.Logger) error {
+	w, err := agent.NewWatchdog(cfg, log)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return w.Run(ctx)
 }
