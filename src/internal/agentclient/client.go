@@ -13,6 +13,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/kolo/xmlrpc"
@@ -32,6 +34,12 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	now     func() time.Time
+
+	lease    time.Duration // carried in every signed call once the agent gave a token; 0 none
+	leaseArm bool          // arm the agent's lease (vclusterd), or only renew an armed one
+	mu       sync.Mutex
+	token    string    // the agent's latest lease token, from a host.status answer
+	anchor   time.Time // when that answer arrived
 }
 
 // Option configures a Client.
@@ -53,6 +61,14 @@ func WithTLSConfig(cfg *tls.Config) Option {
 		t.TLSClientConfig = cfg
 		c.http.Transport = t
 	}
+}
+
+// WithLease makes every signed call renew the agent's lease for d
+// (docs/agent-protocol.md, Leases). arm: grant a lease to an agent that
+// holds none (vclusterd); otherwise only extend one it holds (commands).
+// Agents that hand out no token (older ones) are called as before.
+func WithLease(d time.Duration, arm bool) Option {
+	return func(c *Client) { c.lease, c.leaseArm = d, arm }
 }
 
 // WithHTTPClient replaces the HTTP client (its Timeout is kept).
@@ -97,13 +113,16 @@ func (c *Client) call(ctx context.Context, method string, reply any, args ...any
 	}
 	req.Header.Set("Content-Type", "text/xml")
 	if c.key != nil {
-		c.key.Sign(body, c.now()).SetHeaders(req.Header)
+		c.key.SignLease(body, c.now(), c.leaseHeader()).SetHeaders(req.Header)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, c.url, err)
 	}
 	defer resp.Body.Close()
+	if method == agentapi.MethodHostStatus {
+		c.keepToken(resp.Header.Get(auth.HeaderLeaseToken))
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return fmt.Errorf("%s %s: reading response: %w", method, c.url, err)
@@ -179,4 +198,43 @@ func (c *Client) Console(ctx context.Context, name string, lines int) (string, e
 	var text string
 	err := c.call(ctx, agentapi.MethodGuestConsole, &text, name, lines)
 	return text, err
+}
+
+// leaseHeader is the lease this call carries ("" none).
+func (c *Client) leaseHeader() string {
+	if c.lease <= 0 {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token == "" {
+		return ""
+	}
+	v := strconv.FormatInt(c.lease.Milliseconds(), 10) + " " + c.token
+	if !c.leaseArm {
+		v += " renew"
+	}
+	return v
+}
+
+// keepToken remembers the token of a host.status answer and when it
+// arrived. Only status answers count, so that a frontend that stores the
+// time of every answered status (vc_health.LastSeen) knows the latest
+// moment any lease it sent can be anchored at.
+func (c *Client) keepToken(tok string) {
+	if tok == "" || len(tok) > 64 {
+		return
+	}
+	c.mu.Lock()
+	c.token, c.anchor = tok, time.Now()
+	c.mu.Unlock()
+}
+
+// LeaseAnchor is when the client last received a lease token (zero:
+// never). No lease it sent can run on the agent past LeaseAnchor plus the
+// lease length: the token was minted before it arrived here.
+func (c *Client) LeaseAnchor() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.anchor
 }
