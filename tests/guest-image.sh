@@ -125,6 +125,8 @@ for m in $modules; do add "$m"; done
 say "modules: $(tr '\n' ' ' < "$r/guest/modules/order")"
 
 say "cpio + gzip"
+# Same inputs, same bytes: fixed times, owners and order, gzip without a name.
+find "$r" -exec touch -h -d @0 {} +
 (cd "$r" && find . -print0 | LC_ALL=C sort -z |
 	cpio --quiet -o -0 -H newc -R 0:0 --reproducible | gzip -9n) > "$out/initrd.img.tmp"
 cp "$work/k/boot/vmlinuz-$kver" "$out/vmlinuz.tmp"
