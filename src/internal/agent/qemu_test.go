@@ -16,16 +16,20 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/hypervisor"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/guestimage"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
 )
 
 // A real QEMU guest (TCG) through signed agent calls on a private
 // qemu-driver libvirtd run as nobody, in tap mode as the test bed runs it:
 // define makes the TAP (nobody's, on the bridge, up); start boots the
-// kernel and initramfs directly; its serial console reaches guest.console;
-// destroy leaves no QEMU process; undefine removes the TAP.
+// project's guest kernel and initramfs directly, with the host's /usr over
+// 9p; the guest's own console lines (its virtio NIC up with a static
+// address: no traffic leaves the bridge, which is down) reach
+// guest.console; a killed QEMU shows as crashed and starts again; destroy
+// leaves no QEMU process; undefine removes the TAP.
 func TestQEMUGuest(t *testing.T) {
-	kernel, initrd := guestKernel(t)
+	kernel, initrd := guestimage.Require(t)
 	d := libvirtd.StartQEMU(t)
 	uid, _, err := libvirtd.Owner()
 	if err != nil {
@@ -36,6 +40,7 @@ func TestQEMUGuest(t *testing.T) {
 	a := startAgent(t, d.Socket, d.URI, func(c *Config) {
 		c.Hypervisor, c.NIC, c.TapUser = "kvm", "tap", "nobody"
 		c.DiskDir, c.ConsoleDir = dir, filepath.Join(dir, "console")
+		c.Shares = []string{"/usr"}
 	})
 	os.Mkdir(filepath.Join(dir, "console"), 0o755) // root's: the agent makes each file
 	c := client(t, a, a.key)
@@ -48,7 +53,7 @@ func TestQEMUGuest(t *testing.T) {
 	name := "vm-kvm-0"
 	spec := agentapi.GuestSpec{Name: name, CPUs: 1, MemMB: 256, DiskGB: 1, MACs: []string{"02:5c:00:00:0a:01"},
 		Bridge: br, Boot: agentapi.BootPV, Kernel: kernel, Initrd: initrd,
-		Args: "console=ttyS0 panic=-1 vcluster.name=" + name}
+		Args: "console=ttyS0 vcluster.name=" + name + " vcluster.net=198.18.250.10/24,198.18.250.1"}
 	if err := c.Define(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +85,9 @@ func TestQEMUGuest(t *testing.T) {
 	if pid == 0 || !slices.Contains(qemuOf(name), pid) {
 		t.Fatalf("QEMU pid %d from libvirt's PID file, processes %v of %s after start", pid, qemuOf(name), name)
 	}
-	// The kernel's first line, then its hand-over to the initramfs.
-	text := waitConsole(t, c, name, "Run /init as init process", 90*time.Second)
-	t.Logf("kernel to userspace in %v (TCG, QEMU pid %d)", time.Since(start).Round(time.Millisecond), pid)
+	// The kernel's banner, then the guest's init on its NIC.
+	text := waitConsole(t, c, name, "vcluster-guest: net eth0 198.18.250.10/24 gw 198.18.250.1", 90*time.Second)
+	t.Logf("start to the guest's net line in %v (TCG, QEMU pid %d)", time.Since(start).Round(time.Millisecond), pid)
 	if !strings.Contains(text, "Linux version") || !strings.Contains(text, "vcluster.name="+name) {
 		t.Fatalf("console lacks the kernel banner or command line:\n%s", text)
 	}
@@ -137,16 +142,6 @@ func TestQEMUGuest(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", tap)); !os.IsNotExist(err) {
 		t.Fatalf("TAP %s still there after undefine: %v", tap, err)
 	}
-}
-
-// guestKernel is a kernel and initramfs to boot. Until the project's guest
-// image lands, VCLUSTER_TEST_KERNEL and VCLUSTER_TEST_INITRD name them.
-func guestKernel(t *testing.T) (kernel, initrd string) {
-	kernel, initrd = os.Getenv("VCLUSTER_TEST_KERNEL"), os.Getenv("VCLUSTER_TEST_INITRD")
-	if kernel == "" || initrd == "" {
-		t.Skip("no guest kernel: set VCLUSTER_TEST_KERNEL and VCLUSTER_TEST_INITRD")
-	}
-	return kernel, initrd
 }
 
 func waitConsole(t *testing.T, c interface {
