@@ -7,10 +7,16 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentclient"
 	"github.com/rocksclusters/vcluster/src/internal/auth"
 )
+
+// DefaultLease is vclusterd's default lease, and what other callers'
+// signed calls renew by (agents cap a renewal at the length vclusterd
+// armed them with; docs/controller.md, Fencing).
+const DefaultLease = 12 * time.Second
 
 // Client returns the (cached) agent client of a container, signing with
 // its site's key; an https agent's certificate is checked against its
@@ -36,7 +42,11 @@ func (c *Controller) Client(ct *Container) (*agentclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []agentclient.Option{agentclient.WithTimeout(c.opt.CallTimeout)}
+	lease := c.opt.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	opts := []agentclient.Option{agentclient.WithTimeout(c.opt.CallTimeout), agentclient.WithLease(lease, c.opt.LeaseArm)}
 	if strings.HasPrefix(u, "https://") {
 		cfg, err := c.tlsConfig(ct)
 		if err != nil {

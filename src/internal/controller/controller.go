@@ -29,6 +29,10 @@ type Options struct {
 	CallTimeout  time.Duration // bound of each agent call
 	Bridge       string        // bridge of a guest's private NIC
 	PublicBridge string        // bridge of a virtual frontend's public NIC
+	// Lease is carried in every signed call (clients.go; 0: DefaultLease);
+	// LeaseArm grants it to agents that hold none (vclusterd only).
+	Lease    time.Duration
+	LeaseArm bool
 	// Begin, when set, is told how many containers this pass works on,
 	// before the first Progress.
 	Begin func(total int)

@@ -12,6 +12,8 @@ package controller
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/db"
 )
@@ -25,6 +27,10 @@ type Container struct {
 	KeyFile string // its site's key file
 	CAFile  string // its site's CA certificates for https agents ("" system roots)
 	Dead    bool   // vclusterd declared it dead (missed heartbeats)
+	// LastSeen is when a frontend last stored an answer of it (whole
+	// seconds, this frontend's clock; zero: never): any lease a frontend
+	// sent it is anchored no later than LastSeen + 1 s.
+	LastSeen time.Time
 }
 
 // Name is "site/host", how logs and errors name a container.
@@ -59,12 +65,20 @@ func Load(ctx context.Context, d *sql.DB) (*State, error) {
 		Copies:     map[string][]int64{},
 		CopyOwner:  map[string]string{},
 	}
-	err := db.Rows(d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, IFNULL(h.Status, 'alive') = 'dead'
+	err := db.Rows(d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, IFNULL(h.Status, 'alive') = 'dead', h.LastSeen
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site LEFT JOIN vc_health h ON h.Container = c.ID`)).
 		Each(func(r *sql.Rows) error {
 			c := &Container{}
-			if err := r.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead); err != nil {
+			var seen sql.NullString // DATETIME, UTC as StoreStatus wrote it
+			if err := r.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead, &seen); err != nil {
 				return err
+			}
+			if seen.Valid {
+				t, err := time.Parse(time.DateTime, seen.String)
+				if err != nil {
+					return fmt.Errorf("vc_health.LastSeen of container %d: %w", c.ID, err)
+				}
+				c.LastSeen = t
 			}
 			st.Containers[c.ID] = c
 			return nil

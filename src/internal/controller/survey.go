@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"sort"
+	"time"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/agentclient"
@@ -13,6 +14,7 @@ type Seen struct {
 	Container *Container
 	Status    agentapi.HostStatus
 	Err       error
+	Anchor    time.Time           // agentclient.Client.LeaseAnchor after this call (zero: no token yet)
 	client    *agentclient.Client // that answered: a Reconcile goes on with it
 }
 
@@ -37,7 +39,9 @@ func (c *Controller) Survey(ctx context.Context, cs []*Container) map[int64]*See
 		}
 		cctx, cancel := context.WithTimeout(ctx, c.opt.CallTimeout)
 		defer cancel()
-		if s.Status, err = cl.Status(cctx); err != nil {
+		s.Status, err = cl.Status(cctx)
+		s.Anchor = cl.LeaseAnchor()
+		if err != nil {
 			s.Err = unreachable(err)
 			return
 		}
