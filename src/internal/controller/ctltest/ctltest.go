@@ -51,6 +51,7 @@ type Bed struct {
 	siteIDs map[string]int64
 	daemons []*libvirtd.Daemon
 	extra   string // more agent config lines (Options.AgentConfig)
+	place   func(a *Agent) (ns, addr string)
 	CAFile  string // Options.TLS: the CA that signed the agents' certificate
 	tls     bool
 }
@@ -70,6 +71,7 @@ type Agent struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	hold   *libvirt.Libvirt
+	ns     string // Options.Place: the network namespace it runs in
 }
 
 // Options shape a Bed.
@@ -83,6 +85,9 @@ type Options struct {
 	// (Bed.CAFile, recorded as every site's CAFile), and containers are
 	// registered as https://ADDR.
 	TLS bool
+	// Place, when set, runs agent a inside network namespace ns,
+	// listening on addr (tests that cut a container's link).
+	Place func(a *Agent) (ns, addr string)
 }
 
 // New makes a Bed: a fresh migrated database and the given sites
@@ -92,7 +97,7 @@ func New(t testing.TB, sites []string, perSite int, opt Options) *Bed {
 	binaries.RequireRoot(t)
 	binaries.Require(t, libvirtd.Program)
 	b := &Bed{t: t, DSN: mariadb.NewDatabase(t), Dir: t.TempDir(), bin: binaries.Path(t, "vcluster-agent"),
-		keys: map[string]string{}, siteIDs: map[string]int64{}, extra: opt.AgentConfig, tls: opt.TLS}
+		keys: map[string]string{}, siteIDs: map[string]int64{}, extra: opt.AgentConfig, tls: opt.TLS, place: opt.Place}
 	var err error
 	if b.DB, err = db.Open(context.Background(), b.DSN); err != nil {
 		t.Fatal(err)
@@ -201,6 +206,9 @@ func (a *Agent) start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	listen := a.Addr
+	if listen == "" && a.bed.place != nil {
+		a.ns, listen = a.bed.place(a)
+	}
 	if listen == "" {
 		listen = "127.0.0.1:0"
 	}
@@ -209,8 +217,8 @@ func (a *Agent) start() error {
 		if err := a.writeLoad(0); err != nil {
 			return err
 		}
-		text := fmt.Sprintf("libvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ncreate_disks = false\ntrusted_keys = [%q]\nloadavg_path = %q\n",
-			a.daemon.Socket, a.uri, a.Host, a.bed.Dir, a.bed.keys[a.Site], a.loadPath())
+		text := fmt.Sprintf("libvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ncreate_disks = false\ntrusted_keys = [%q]\nloadavg_path = %q\nlease_file = %q\n",
+			a.daemon.Socket, a.uri, a.Host, a.bed.Dir, a.bed.keys[a.Site], a.loadPath(), a.loadPath()+".lease")
 		text += a.bed.extra
 		if err := os.WriteFile(a.cfg, []byte(text), 0o600); err != nil {
 			return err
@@ -223,6 +231,9 @@ func (a *Agent) start() error {
 	defer logf.Close()
 	off, _ := logf.Seek(0, 2)
 	cmd := exec.Command(a.bed.bin, "-config", a.cfg, "-listen", listen)
+	if a.ns != "" { // ip netns exec execs the agent: the PID stays its own
+		cmd = exec.Command("ip", "netns", "exec", a.ns, a.bed.bin, "-config", a.cfg, "-listen", listen)
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	done, err := proc.Start(cmd)
@@ -369,6 +380,23 @@ func (a *Agent) Start(t testing.TB) {
 		t.Fatal(err)
 	}
 }
+
+// Signal sends sig to the agent process (by its PID): SIGSTOP freezes
+// it while its libvirtd and guests run on.
+func (a *Agent) Signal(sig syscall.Signal) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.cmd == nil {
+		return fmt.Errorf("agent %s not running", a.Host)
+	}
+	return a.cmd.Process.Signal(sig)
+}
+
+// ConfigFile is the agent's TOML configuration (a watchdog reads it too).
+func (a *Agent) ConfigFile() string { return a.cfg }
+
+// Socket is the agent's libvirtd socket.
+func (a *Agent) Socket() string { return a.daemon.Socket }
 
 // Kill kills the agent process (SIGKILL, by its PID); guests stay.
 func (a *Agent) Kill() {
