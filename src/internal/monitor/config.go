@@ -40,6 +40,8 @@ type Config struct {
 	// vcluster` too. The key stays known only to say so.
 	Boot      string          `toml:"boot"`
 	Kickstart ksserver.Config `toml:"kickstart"`
+
+	FenceConfig // lease, lease_margin, fence_command, fence_timeout (fencing.go)
 }
 
 // Duration reads "10s"-style TOML strings.
@@ -50,7 +52,7 @@ type Duration = tomlconf.Duration
 // after: well inside 30 s.
 func Defaults() Config {
 	return Config{
-		Interval:     Duration{Duration: 5 * time.Second},
+		Interval:     Duration{Duration: 2 * time.Second},
 		CallTimeout:  Duration{Duration: 3 * time.Second},
 		DeadAfter:    3,
 		Concurrency:  64,
@@ -59,6 +61,7 @@ func Defaults() Config {
 		OverloadFor:  Duration{Duration: 10 * time.Minute},
 		Bridge:       controller.DefaultBridge,
 		PublicBridge: controller.DefaultPublicBridge,
+		FenceConfig:  fenceDefaults(),
 	}
 }
 
@@ -105,5 +108,5 @@ func (c Config) Validate() error {
 	if err := c.Kickstart.Validate(); err != nil {
 		return fmt.Errorf("[kickstart] %w", err)
 	}
-	return nil
+	return c.validateFence()
 }

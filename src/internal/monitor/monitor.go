@@ -42,14 +42,16 @@ func newTracker(c Config) *tracker {
 
 // observe records one heartbeat of container id (dead: its status in the
 // database; ok: it answered).
-func (t *tracker) observe(id int64, dead, ok bool, st agentapi.HostStatus, now time.Time) Verdict {
+// leaseOver: every lease it may hold has run out (fencing.go); a silent
+// container is declared dead only then.
+func (t *tracker) observe(id int64, dead, ok, leaseOver bool, st agentapi.HostStatus, now time.Time) Verdict {
 	if !ok {
 		delete(t.overSince, id)
 		t.missed[id]++
 		switch {
 		case dead:
 			return StillDead
-		case t.missed[id] >= t.deadAfter:
+		case t.missed[id] >= t.deadAfter && leaseOver:
 			return NewlyDead
 		}
 		return Missed
@@ -83,13 +85,17 @@ type Monitor struct {
 	tr      *tracker
 	pending map[string]bool // moved guests not yet running where they belong
 	now     func() time.Time
+
+	started     time.Time     // anchor of leases granted before our first token
+	expirations map[int64]int // lease expirations each agent last reported
 }
 
 // New makes a Monitor over the database.
 func New(cfg Config, d *sql.DB, log *slog.Logger) *Monitor {
 	ctl := controller.New(d, controller.Options{Concurrency: cfg.Concurrency, CallTimeout: cfg.CallTimeout.Duration,
-		Bridge: cfg.Bridge, PublicBridge: cfg.PublicBridge})
-	return &Monitor{cfg: cfg, db: d, ctl: ctl, log: log, tr: newTracker(cfg), pending: map[string]bool{}, now: time.Now}
+		Bridge: cfg.Bridge, PublicBridge: cfg.PublicBridge, Lease: cfg.Lease.Duration, LeaseArm: true})
+	return &Monitor{cfg: cfg, db: d, ctl: ctl, log: log, tr: newTracker(cfg), pending: map[string]bool{}, now: time.Now,
+		started: time.Now(), expirations: map[int64]int{}}
 }
 
 // Run polls every interval until ctx ends. A failed poll (database
@@ -126,7 +132,7 @@ func (m *Monitor) Poll(ctx context.Context) error {
 	}
 	now := m.now().UTC().Truncate(time.Second)
 	reports := map[int64]agentapi.HostStatus{}
-	var newlyDead, revive, over []int64
+	var newlyDead, revive, over, restart []int64
 	ids := make([]int64, 0, len(seen))
 	for id := range seen {
 		ids = append(ids, id)
@@ -137,11 +143,18 @@ func (m *Monitor) Poll(ctx context.Context) error {
 		ok := s.Err == nil
 		if ok {
 			reports[id] = s.Status
+			if m.selfFenced(s) {
+				restart = append(restart, id)
+			}
 		}
-		switch m.tr.observe(id, s.Container.Dead, ok, s.Status, m.now()) {
+		switch m.tr.observe(id, s.Container.Dead, ok, !ok && m.leaseOver(s, time.Now()), s.Status, m.now()) {
 		case Missed:
 			m.log.Warn("missed heartbeat", "container", s.Container.Name(), "missed", m.tr.missed[id], "err", s.Err)
 		case NewlyDead:
+			if err := m.fence(ctx, s.Container); err != nil {
+				m.log.Error("not declared dead: fencing failed; retrying next round", "container", s.Container.Name(), "err", err)
+				continue
+			}
 			newlyDead = append(newlyDead, id)
 		case Revived:
 			revive = append(revive, id)
@@ -161,6 +174,9 @@ func (m *Monitor) Poll(ctx context.Context) error {
 		if seen[id].Container.Dead && seen[id].Err != nil {
 			stuck = append(stuck, id)
 		}
+	}
+	if err := m.restartFenced(ctx, restart); err != nil {
+		return err
 	}
 	if len(newlyDead)+len(revive)+len(over)+len(m.pending) == 0 && !m.hasGuests(ctx, stuck) && !m.draining(ctx) {
 		return nil

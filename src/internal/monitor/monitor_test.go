@@ -52,14 +52,21 @@ func TestTracker(t *testing.T) {
 		{false, true, busy, 190 * time.Second, Overloaded},
 	}
 	for i, s := range steps {
-		if got := tr.observe(7, s.dead, s.ok, s.st, t0.Add(s.at)); got != s.want {
+		if got := tr.observe(7, s.dead, s.ok, true, s.st, t0.Add(s.at)); got != s.want {
 			t.Fatalf("step %d: verdict %d, want %d", i, got, s.want)
+		}
+	}
+	// Enough missed heartbeats, but a lease may still hold: not dead yet.
+	tr = newTracker(c)
+	for i, want := range []Verdict{Missed, Missed, Missed, Missed, NewlyDead} {
+		if got := tr.observe(8, false, false, i == 4, idle, t0); got != want {
+			t.Fatalf("lease step %d: verdict %d, want %d", i, got, want)
 		}
 	}
 	c.OverloadLoad = 0
 	tr = newTracker(c)
 	for i := 0; i < 3; i++ {
-		if v := tr.observe(1, false, true, busy, t0.Add(time.Duration(i)*time.Hour)); v != Fine {
+		if v := tr.observe(1, false, true, false, busy, t0.Add(time.Duration(i)*time.Hour)); v != Fine {
 			t.Fatal("overload relocation not disabled by overload_load = 0")
 		}
 	}
@@ -161,6 +168,7 @@ func runMonitor(t *testing.T, tune func(*Config)) (b *ctltest.Bed, ctx context.C
 func TestDeadContainerRelocation(t *testing.T) {
 	b, _, _, logs := runMonitor(t, func(cfg *Config) {
 		cfg.Interval, cfg.CallTimeout, cfg.DeadAfter = Duration{Duration: 200 * time.Millisecond}, Duration{Duration: time.Second}, 2
+		cfg.Lease, cfg.LeaseMargin = Duration{Duration: 2 * time.Second}, Duration{Duration: 500 * time.Millisecond}
 	})
 
 	a := b.Agents[0]
