@@ -67,8 +67,15 @@ type Edge struct {
 	sns []*snode
 
 	txCounter atomic.Uint64
-	frameID   uint32 // TAP goroutine only
+	frameID   uint32 // under txMu
 	reasm     reassembler
+
+	// The native packet path's state: each direction's, under its mutex,
+	// because a loop's busy-poll also works the other direction.
+	txMu sync.Mutex
+	txN  *txNative
+	rxMu sync.Mutex
+	rxN  *rxNative
 
 	closing atomic.Bool
 	done    chan struct{}
@@ -81,6 +88,7 @@ type Edge struct {
 // from the configuration; nothing else asks which protocol runs.
 type protocol struct {
 	offload  int                                           // TAP offloads (tap.Offload*)
+	prepare  func(e *Edge) (stop func())                   // the loops' shared state, nil for none
 	maxMSS   int                                           // TCP MSS ceiling below MTU-40, 0 for none
 	keys     func(e *Edge, k, old *keySet) error           // derive k's keys from k.raw
 	tapLoop  func(e *Edge) error                           // TAP to underlay, until Close
@@ -270,6 +278,9 @@ func (e *Edge) LocalPort() int { return e.conn.Port() }
 // loop closes the edge, which ends the others.
 func (e *Edge) Run() error {
 	e.tickClock()
+	if e.proto.prepare != nil {
+		defer e.proto.prepare(e)() // after both loops have ended
+	}
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
 	wg.Add(3)

@@ -23,6 +23,7 @@ import (
 
 var nativeProtocol = protocol{
 	offload:  tap.OffloadNative,
+	prepare:  (*Edge).prepareNative,
 	keys:     (*Edge).keysNative,
 	tapLoop:  (*Edge).tapLoopNative,
 	udpLoop:  (*Edge).udpLoopNative,
@@ -48,31 +49,48 @@ func (e *Edge) keysNative(k, old *keySet) error {
 	return err
 }
 
+// prepareNative makes both directions' state before the loops start.
+func (e *Edge) prepareNative() (stop func()) {
+	e.txN, e.rxN = newTxNative(), e.newRxNative()
+	return func() { e.txN.seal.stop(); e.rxN.open.stop() }
+}
+
 func (e *Edge) tapLoopNative() error {
 	buf := make([]byte, native.MaxFrame)
-	t := newTxNative()
-	defer t.seal.stop()
+	sp := e.newSpinner()
 	for {
-		n, err := e.dev.Read(buf)
+		n, err := e.dev.ReadHolding(buf, &e.txMu)
 		if err != nil {
 			if e.closing.Load() {
 				return nil
 			}
 			return err
 		}
-		e.c.tapIn.Add(1)
-		frame := buf[:n]
-		if n < tap.VnetHdrLen+14 {
-			e.c.dropMalformed.Add(1)
-			continue
+		sent := e.fromTapNative(buf[:n])
+		e.txMu.Unlock()
+		if sent == 1 {
+			sp.run()
 		}
-		if clampMSS(frame[tap.VnetHdrLen:], frame[0]&1 != 0, e.mss) {
-			e.c.mssClamped.Add(1)
-		}
-		eth := frame[tap.VnetHdrLen:]
-		to, _ := e.route(eth[0:6], t.dsts[:0])
-		e.sendFrame(t, frame, [6]byte(eth[0:6]), to)
 	}
+}
+
+// fromTapNative sends one TAP read and returns how many datagrams it took
+// (per target). The caller holds txMu from the read on.
+func (e *Edge) fromTapNative(frame []byte) int {
+	e.c.tapIn.Add(1)
+	n := len(frame)
+	if n < tap.VnetHdrLen+14 {
+		e.c.dropMalformed.Add(1)
+		return 0
+	}
+	if clampMSS(frame[tap.VnetHdrLen:], frame[0]&1 != 0, e.mss) {
+		e.c.mssClamped.Add(1)
+	}
+	eth := frame[tap.VnetHdrLen:]
+	t := e.txN
+	to, _ := e.route(eth[0:6], t.dsts[:0])
+	e.sendFrame(t, frame, [6]byte(eth[0:6]), to)
+	return (n + fragSize - 1) / fragSize
 }
 
 // maxFrags is the most fragments one super-frame needs.
@@ -176,11 +194,10 @@ func (e *Edge) registerNative(deregister bool) {
 
 // rxNative is the receive path's state, owned by the UDP goroutine.
 type rxNative struct {
-	buf, oob []byte
-	scratch  []byte   // a lone datagram's plaintext
-	items    []rxItem // a GRO read's datagrams between prepare and finish
-	plain    []byte   // their plaintext unless it goes to reassembly: item i at i*rxMaxSeg
-	open     *splitter
+	scratch []byte   // a lone datagram's plaintext
+	items   []rxItem // a GRO read's datagrams between prepare and finish
+	plain   []byte   // their plaintext unless it goes to reassembly: item i at i*rxMaxSeg
+	open    *splitter
 }
 
 const (
@@ -189,8 +206,7 @@ const (
 )
 
 func (e *Edge) newRxNative() *rxNative {
-	r := &rxNative{buf: make([]byte, 65536+native.TrailerLen), oob: make([]byte, udp.OOBSize),
-		scratch: make([]byte, native.MaxFrame), items: make([]rxItem, rxMaxItems), plain: make([]byte, rxMaxItems*rxMaxSeg)}
+	r := &rxNative{scratch: make([]byte, native.MaxFrame), items: make([]rxItem, rxMaxItems), plain: make([]byte, rxMaxItems*rxMaxSeg)}
 	r.open = newSplitter(nativeParallel, func(first, last, _ int) {
 		for i := first; i < last; i++ {
 			e.open(&r.items[i])
@@ -200,10 +216,10 @@ func (e *Edge) newRxNative() *rxNative {
 }
 
 func (e *Edge) udpLoopNative() error {
-	r := e.newRxNative()
-	defer r.open.stop()
+	buf, oob := make([]byte, 65536+native.TrailerLen), make([]byte, udp.OOBSize)
+	sp := e.newSpinner()
 	for {
-		n, seg, from, err := e.conn.Read(r.buf, r.oob)
+		n, seg, from, err := e.conn.ReadHolding(buf, oob, &e.rxMu)
 		if err != nil {
 			if e.closing.Load() {
 				return nil
@@ -213,7 +229,11 @@ func (e *Edge) udpLoopNative() error {
 			}
 			continue
 		}
-		e.receiveNative(r, r.buf[:n], seg, from)
+		e.receiveNative(e.rxN, buf[:n], seg, from)
+		e.rxMu.Unlock()
+		if seg >= n {
+			sp.run()
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package tap
 
 import (
 	"errors"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -21,45 +22,69 @@ type rawIO struct {
 	rc   syscall.RawConn
 	trap uintptr
 	fn   func(fd uintptr) bool
+	try  func(fd uintptr) // fn without waiting
 	b    []byte
 	n    int
 	wait bool
+	hold *sync.Mutex // taken before the call, kept after a read
 	err  syscall.Errno
 }
 
 func (r *rawIO) init(rc syscall.RawConn, trap uintptr) {
 	r.rc, r.trap = rc, trap
 	r.fn = r.call
+	r.try = func(fd uintptr) { r.call(fd) }
 }
 
 func (r *rawIO) call(fd uintptr) bool {
+	if r.hold != nil {
+		r.hold.Lock()
+	}
 	for {
 		n, _, e := unix.RawSyscall(r.trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.b))), uintptr(len(r.b)))
 		if e == unix.EINTR {
 			continue
 		}
 		r.n, r.err = int(n), e
-		return !(e == unix.EAGAIN && r.wait)
+		if e == unix.EAGAIN && r.wait {
+			if r.hold != nil {
+				r.hold.Unlock() // not while waiting
+			}
+			return false
+		}
+		return true
 	}
 }
 
 // do reads or writes b; with wait it waits until the descriptor is ready.
-func (r *rawIO) do(b []byte, wait bool) (int, error) {
-	r.b, r.wait = b, wait
+func (r *rawIO) do(b []byte, wait bool) (int, error) { return r.doHolding(b, wait, nil) }
+
+// doHolding is do with hold locked around the call; after a successful
+// read it returns with hold still locked.
+func (r *rawIO) doHolding(b []byte, wait bool, hold *sync.Mutex) (int, error) {
+	r.b, r.wait, r.hold = b, wait, hold
 	var err error
-	if r.trap == unix.SYS_READ {
+	switch {
+	case !wait:
+		// Control does not take the descriptor's read lock, which the
+		// other goroutine holds while it waits in the netpoller.
+		err = r.rc.Control(r.try)
+	case r.trap == unix.SYS_READ:
 		err = r.rc.Read(r.fn)
-	} else {
+	default:
 		err = r.rc.Write(r.fn)
 	}
-	r.b = nil
+	r.b, r.hold = nil, nil
 	if err != nil {
-		return 0, err
+		return 0, err // hold is not locked: the call never ran, or is waiting
 	}
-	if r.err != 0 {
-		return 0, r.err
-	}
-	if r.n == 0 && len(b) > 0 && r.trap == unix.SYS_READ {
+	if r.err != 0 || (r.n == 0 && len(b) > 0) {
+		if hold != nil {
+			hold.Unlock()
+		}
+		if r.err != 0 {
+			return 0, r.err
+		}
 		return 0, errEOF
 	}
 	return r.n, nil

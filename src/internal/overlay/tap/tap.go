@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/songgao/water"
@@ -115,12 +116,41 @@ func (d *Device) Read(b []byte) (int, error) {
 	return d.rd.do(b, true)
 }
 
+// ReadHolding is Read with mu locked around the read system call: it
+// returns with mu locked after a frame was read (unlocked after an error),
+// so that reads and what the caller does with each frame keep their order
+// among goroutines that read the device under mu (the edge's busy-poll).
+// mu is never held while waiting.
+func (d *Device) ReadHolding(b []byte, mu *sync.Mutex) (int, error) {
+	return d.rd.doHolding(b, true, mu)
+}
+
 // Write writes one frame (and its virtio-net header).
 func (d *Device) Write(b []byte) (int, error) {
 	if d.wr.rc == nil {
 		return d.ReadWriteCloser.Write(b)
 	}
 	return d.wr.do(b, true)
+}
+
+// Reader is a second reader of the device for another goroutine (the
+// edge's busy-poll): it only ever tries.
+type Reader struct{ r rawIO }
+
+// NewReader returns a Reader, or nil for a device without raw I/O.
+func (d *Device) NewReader() *Reader {
+	if d.rd.rc == nil {
+		return nil
+	}
+	r := &Reader{}
+	r.r.init(d.rd.rc, unix.SYS_READ)
+	return r
+}
+
+// TryRead reads one frame if one is waiting.
+func (r *Reader) TryRead(b []byte) (n int, ok bool) {
+	n, err := r.r.do(b, false)
+	return n, err == nil && n > 0
 }
 
 // TryRead reads one frame if one is waiting, without blocking: the edge

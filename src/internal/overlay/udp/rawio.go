@@ -87,30 +87,43 @@ func (c *Conn) send(b []byte, seg int, to netip.AddrPort) error {
 type receiver struct {
 	mu    sync.Mutex
 	fn    func(fd uintptr) bool
+	try   func(fd uintptr) // fn without waiting
 	mfn   func(fd uintptr) bool
 	msg   unix.Msghdr
 	iov   unix.Iovec
 	sa    unix.RawSockaddrInet4
 	batch *Batch
+	wait  bool
+	hold  *sync.Mutex // taken before the call, kept after a read
 	n     int
 	err   syscall.Errno
 }
 
 func (r *receiver) init() {
 	r.fn, r.mfn = r.call, r.callBatch
+	r.try = func(fd uintptr) { r.call(fd) }
 	r.msg.Name = (*byte)(unsafe.Pointer(&r.sa))
 	r.msg.Iov = &r.iov
 	r.msg.Iovlen = 1
 }
 
 func (r *receiver) call(fd uintptr) bool {
+	if r.hold != nil {
+		r.hold.Lock()
+	}
 	for {
 		n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
 		if e == unix.EINTR {
 			continue
 		}
 		r.n, r.err = int(n), e
-		return e != unix.EAGAIN
+		if e == unix.EAGAIN && r.wait {
+			if r.hold != nil {
+				r.hold.Unlock() // not while waiting
+			}
+			return false
+		}
+		return true
 	}
 }
 
@@ -127,23 +140,33 @@ func (r *receiver) callBatch(fd uintptr) bool {
 	}
 }
 
-// recv reads one datagram (or GRO train) into b, control messages into oob.
-func (c *Conn) recv(b, oob []byte) (n, oobn int, from netip.AddrPort, err error) {
-	r := &c.rx
+// recv reads one datagram (or GRO train) into b, control messages into
+// oob; with wait it waits for one.
+func (c *Conn) recv(r *receiver, b, oob []byte, wait bool, hold *sync.Mutex) (n, oobn int, from netip.AddrPort, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.wait, r.hold = wait, hold
 	r.msg.Namelen = unix.SizeofSockaddrInet4
 	r.iov.Base = unsafe.SliceData(b)
 	r.iov.SetLen(len(b))
 	r.msg.Control = unsafe.SliceData(oob)
 	r.msg.SetControllen(len(oob))
 	r.msg.Flags = 0
-	err = c.rc.Read(r.fn)
-	r.iov.Base, r.msg.Control = nil, nil
+	if wait {
+		err = c.rc.Read(r.fn)
+	} else {
+		// Control does not take the socket's read lock, which the
+		// other goroutine holds while it waits in the netpoller.
+		err = c.rc.Control(r.try)
+	}
+	r.iov.Base, r.msg.Control, r.hold = nil, nil, nil
 	if err != nil {
-		return 0, 0, from, err
+		return 0, 0, from, err // hold is not locked: the call never ran, or is waiting
 	}
 	if r.err != 0 {
+		if hold != nil {
+			hold.Unlock()
+		}
 		return 0, 0, from, r.err
 	}
 	return r.n, int(r.msg.Controllen), sockaddrPort(&r.sa), nil
@@ -152,4 +175,27 @@ func (c *Conn) recv(b, oob []byte) (n, oobn int, from netip.AddrPort, err error)
 func sockaddrPort(sa *unix.RawSockaddrInet4) netip.AddrPort {
 	p := (*[2]byte)(unsafe.Pointer(&sa.Port))
 	return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(p[0])<<8|uint16(p[1]))
+}
+
+// Reader is a second reader of the socket for another goroutine (the
+// edge's busy-poll): it only ever tries.
+type Reader struct {
+	c *Conn
+	r receiver
+}
+
+// NewReader returns a Reader of c.
+func (c *Conn) NewReader() *Reader {
+	r := &Reader{c: c}
+	r.r.init()
+	return r
+}
+
+// TryRead is Conn.Read if a datagram is waiting; ok is false otherwise.
+func (r *Reader) TryRead(b, oob []byte) (n, seg int, from netip.AddrPort, ok bool) {
+	n, oobn, from, err := r.c.recv(&r.r, b, oob, false, nil)
+	if err != nil || n <= 0 {
+		return 0, 0, from, false
+	}
+	return n, r.c.segSize(n, oob[:oobn]), from, true
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -112,17 +113,31 @@ func isGSOUnsupported(err error) bool {
 // of each datagram in b (all but the last are exactly seg bytes); it equals
 // n when the read holds one datagram. oob must have room for a cmsg.
 func (c *Conn) Read(b, oob []byte) (n, seg int, from netip.AddrPort, err error) {
-	n, oobn, from, err := c.recv(b, oob)
+	return c.ReadHolding(b, oob, nil)
+}
+
+// ReadHolding is Read with mu (if not nil) locked around the receive
+// system call: it returns with mu locked after a read (unlocked after an
+// error), so that reads and what the caller does with each keep their
+// order among goroutines that read the socket under mu (the edge's
+// busy-poll). mu is never held while waiting.
+func (c *Conn) ReadHolding(b, oob []byte, mu *sync.Mutex) (n, seg int, from netip.AddrPort, err error) {
+	n, oobn, from, err := c.recv(&c.rx, b, oob, true, mu)
 	if err != nil {
 		return 0, 0, from, err
 	}
-	seg = n
-	if c.gro && oobn > 0 {
-		if s := groSize(oob[:oobn]); s > 0 {
-			seg = s
+	return n, c.segSize(n, oob[:oobn]), from, nil
+}
+
+// segSize is the size of each datagram in a read of n bytes with control
+// messages oob.
+func (c *Conn) segSize(n int, oob []byte) int {
+	if c.gro && len(oob) > 0 {
+		if s := groSize(oob); s > 0 {
+			return s
 		}
 	}
-	return n, seg, from, nil
+	return n
 }
 
 // OOBSize is enough control space for Read.
