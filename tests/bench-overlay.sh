@@ -1,6 +1,8 @@
 #!/bin/bash
-# Overlay benchmark (`make bench-overlay`): iperf3 TCP throughput and ping
-# RTT between two network namespaces joined by a veth pair, for
+# Overlay benchmark (`make bench-overlay`): iperf3 TCP throughput, ping
+# RTT and 64-byte TCP request-response transactions per second
+# (src/tools/vcluster-pingpong) between two network namespaces joined by a
+# veth pair, for
 #   (a) the raw veth link, (b) Debian's n2n v1 (edge + supernode),
 #   (c) vcluster-edge in v1-compatible mode, (d) vcluster-edge native,
 #   (e) wireguard-go (userspace TUN, configured with Debian's wg),
@@ -18,6 +20,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WGGO_VERSION=${WGGO_VERSION:-v0.0.0-20260522210424-ecfc5a8d5446} # newest on the proxy, 2026-12-03
 WGGO=$ROOT/build/tools/wireguard
 SECS=${BENCH_SECS:-5}
+PP_SECS=${BENCH_PINGPONG_SECS:-3}
+PP=$ROOT/build/tools/vcluster-pingpong
 id=$$
 A=vbA$id B=vbB$id VA=vbx$id VB=vby$id
 tmp=$(mktemp -d)
@@ -38,6 +42,10 @@ trap cleanup EXIT
 for p in ip iperf3 edge supernode ping python3; do
 	command -v "$p" >/dev/null || { echo "bench-overlay: $p not installed (make deps)" >&2; exit 1; }
 done
+
+if ! (cd "$ROOT" && go build -o "$PP" ./src/tools/vcluster-pingpong) >"$tmp/pp-build.log" 2>&1; then
+	echo "bench-overlay: cannot build src/tools/vcluster-pingpong: $(tail -n1 "$tmp/pp-build.log")" >&2; exit 1
+fi
 
 ip netns add "$A"; ip netns add "$B"
 ip link add "$VA" netns "$A" type veth peer name "$VB" netns "$B"
@@ -74,7 +82,7 @@ wait_ping() { # wait_ping NS ADDR
 	done
 	echo "bench-overlay: $2 unreachable from $1" >&2; return 1
 }
-measure() { # measure NAME SERVER_ADDR -> prints "gbps rtt_us"
+measure() { # measure NAME SERVER_ADDR -> prints "gbps rtt_us tps"
 	local name=$1 addr=$2
 	wait_ping "$A" "$addr"
 	bg "$B" "$tmp/iperf-s-$name.log" iperf3 -s -p 5299 -B "$addr"
@@ -88,6 +96,13 @@ import json,sys; d=json.load(sys.stdin); print("%.3f %s" % (d["end"]["sum_receiv
 import re,sys,statistics; v=[float(m.group(1)) for m in re.finditer(r"time=([0-9.]+)", sys.stdin.read())]
 print("%d" % round(statistics.median(v)*1000))')
 	cpu1=$(edge_cpu_ms)
+	# Small messages: 64-byte TCP ping-pong, one connection, transactions/s.
+	bg "$B" "$tmp/pp-s-$name.log" "$PP" -s -l "$addr:5301"
+	sleep 0.3
+	local pp tps
+	pp=$(ip netns exec "$A" "$PP" -c "$addr:5301" -t "$PP_SECS" -size 64) || pp="failed"
+	echo "$name: $pp" >&2
+	tps=$(sed -n 's/.* tps=\([0-9]*\).*/\1/p' <<<"$pp")
 	# CPU the two edges spent per MB carried: a figure less sensitive than
 	# throughput to other load on the machine (0 for the raw veth).
 	cpu_per_mb[$name]=$(python3 -c "import sys; c,g,s=map(float,sys.argv[1:]); print('%.1f' % (c/(g*1000/8*s)) if g > 0 else 0)" "$((cpu1 - cpu0))" "$gbps" "$SECS")
@@ -96,9 +111,9 @@ print("%d" % round(statistics.median(v)*1000))')
 		sleep 0.3
 		grep -h '^drop_.* [1-9]' "$tmp"/edge-"$mode"-*.log >&2 || true
 	fi
-	echo "$name: ${gbps} Gbit/s, ${retr} TCP retransmits, median RTT ${rtt} us, edges' CPU ${cpu_per_mb[$name]} ms/MB" >&2
+	echo "$name: ${gbps} Gbit/s, ${retr} TCP retransmits, median RTT ${rtt} us, ${tps} transactions/s, edges' CPU ${cpu_per_mb[$name]} ms/MB" >&2
 	stop_all
-	echo "$gbps $rtt"
+	echo "$gbps $rtt ${tps:-NA}"
 }
 
 edge_conf() { # edge_conf FILE ADDR MAC PROTOCOL DEV
@@ -115,12 +130,12 @@ EOC
 }
 
 declare -A cpu_per_mb
-measure veth 198.18.0.2 > "$tmp/r-veth"; read -r veth veth_rtt < "$tmp/r-veth"
+measure veth 198.18.0.2 > "$tmp/r-veth"; read -r veth veth_rtt veth_tps < "$tmp/r-veth"
 
 bg "$A" "$tmp/sn-deb.log" supernode -l 7700
 bg "$A" "$tmp/edge-deb-a.log" env N2N_KEY="$KEY" edge -d n2nA -a 100.64.1.1 -s 255.255.255.0 -c bench -l 198.18.0.1:7700 -m 02:5c:00:00:11:01
 bg "$B" "$tmp/edge-deb-b.log" env N2N_KEY="$KEY" edge -d n2nB -a 100.64.1.2 -s 255.255.255.0 -c bench -l 198.18.0.1:7700 -m 02:5c:00:00:11:02
-measure n2n_v1 100.64.1.2 > "$tmp/r-n2n"; read -r n2n n2n_rtt < "$tmp/r-n2n"
+measure n2n_v1 100.64.1.2 > "$tmp/r-n2n"; read -r n2n n2n_rtt n2n_tps < "$tmp/r-n2n"
 
 for mode in v1 native; do
 	net=2; [ "$mode" = native ] && net=3
@@ -130,15 +145,15 @@ for mode in v1 native; do
 	bg "$A" "$tmp/edge-$mode-a.log" "$BIN/vcluster-edge" -config "$tmp/a-$mode.toml"
 	bg "$B" "$tmp/edge-$mode-b.log" "$BIN/vcluster-edge" -config "$tmp/b-$mode.toml"
 	if [ "$mode" = v1 ]; then
-		measure compat "100.64.$net.2" > "$tmp/r-compat"; read -r compat compat_rtt < "$tmp/r-compat"
+		measure compat "100.64.$net.2" > "$tmp/r-compat"; read -r compat compat_rtt compat_tps < "$tmp/r-compat"
 	else
-		measure native "100.64.$net.2" > "$tmp/r-native"; read -r native native_rtt < "$tmp/r-native"
+		measure native "100.64.$net.2" > "$tmp/r-native"; read -r native native_rtt native_tps < "$tmp/r-native"
 	fi
 done
 
 # wireguard-go: one userspace daemon per namespace, keys made by wg genkey
 # in the private temp dir (never printed), configured over its UAPI socket.
-wggo=NA wggo_rtt=NA
+wggo=NA wggo_rtt=NA wggo_tps=NA
 if ! command -v wg >/dev/null; then
 	echo "wireguard-go: not measured: wg not installed (wireguard-tools; make deps)" >&2
 elif [ ! -x "$WGGO" ] && ! GOBIN=$ROOT/build/tools go install "golang.zx2c4.com/wireguard@$WGGO_VERSION" >"$tmp/wggo-build.log" 2>&1; then
@@ -155,12 +170,12 @@ else
 	}
 	wg_up "$A" "wgA$id" a b 100.64.4.1 100.64.4.2 198.18.0.2
 	wg_up "$B" "wgB$id" b a 100.64.4.2 100.64.4.1 198.18.0.1
-	measure wggo 100.64.4.2 > "$tmp/r-wggo"; read -r wggo wggo_rtt < "$tmp/r-wggo"
+	measure wggo 100.64.4.2 > "$tmp/r-wggo"; read -r wggo wggo_rtt wggo_tps < "$tmp/r-wggo"
 fi
 
 # nebula: a CA and two host certs made here; each host knows the other's
 # underlay address from static_host_map, so no lighthouse is needed.
-nebula=NA nebula_rtt=NA
+nebula=NA nebula_rtt=NA nebula_tps=NA
 if ! command -v nebula >/dev/null || ! command -v nebula-cert >/dev/null; then
 	echo "nebula: not measured: nebula not installed (make deps)" >&2
 else
@@ -186,7 +201,7 @@ EOC
 	neb_conf b "nbB$id" 198.18.0.2 100.64.5.1 198.18.0.1
 	bg "$A" "$tmp/edge-nebula-a.log" nebula -config "$tmp/neb-a.yml"
 	bg "$B" "$tmp/edge-nebula-b.log" nebula -config "$tmp/neb-b.yml"
-	measure nebula 100.64.5.2 > "$tmp/r-nebula"; read -r nebula nebula_rtt < "$tmp/r-nebula"
+	measure nebula 100.64.5.2 > "$tmp/r-nebula"; read -r nebula nebula_rtt nebula_tps < "$tmp/r-nebula"
 fi
 
 ok=1
@@ -196,6 +211,7 @@ ratio() { # ratio A B: A/B, or NA when either is not a measured number
 }
 echo "throughput Gbit/s: veth=$veth n2n_v1=$n2n compat=$compat native=$native wggo=$wggo nebula=$nebula; median RTT us: veth=$veth_rtt n2n_v1=$n2n_rtt compat=$compat_rtt native=$native_rtt wggo=$wggo_rtt nebula=$nebula_rtt"
 echo "edges' CPU ms per MB carried: n2n_v1=${cpu_per_mb[n2n_v1]} compat=${cpu_per_mb[compat]} native=${cpu_per_mb[native]} wggo=${cpu_per_mb[wggo]:-NA} nebula=${cpu_per_mb[nebula]:-NA}"
+echo "64-byte TCP request-response, transactions/s: veth=$veth_tps n2n_v1=$n2n_tps compat=$compat_tps native=$native_tps wggo=$wggo_tps nebula=$nebula_tps"
 echo "wireguard-go: ${wggo} Gbit/s, median RTT ${wggo_rtt} us"
 echo "nebula: ${nebula} Gbit/s, median RTT ${nebula_rtt} us"
 echo "overlay: native/n2n_v1=$(ratio "$native" "$n2n") compat/n2n_v1=$(ratio "$compat" "$n2n") native/wggo=$(ratio "$native" "$wggo") native/veth=$(ratio "$native" "$veth") rtt_native_us=$native_rtt rtt_n2n_v1_us=$n2n_rtt rtt_veth_us=$veth_rtt"
