@@ -33,7 +33,7 @@ func TestMain(m *testing.M) { os.Exit(mariadb.RunMain(m)) }
 // guests of vc1, made by the real commands, and a kickstart server on
 // loopback.
 type bed struct {
-	t        *testing.T
+	t        testing.TB
 	dsn      string
 	db       *sql.DB
 	key      *auth.Key // site A's
@@ -44,7 +44,7 @@ type bed struct {
 	log      *syncBuffer
 }
 
-func newBed(t *testing.T) *bed {
+func newBed(t testing.TB) *bed {
 	binaries.Require(t, "mariadbd")
 	b := &bed{t: t, dsn: mariadb.NewDatabase(t), dist: t.TempDir(), log: &syncBuffer{}}
 	var err error
@@ -276,4 +276,24 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// BenchmarkKickstart: one guest's script over loopback HTTP, token check
+// and render from MariaDB included (what each booting guest costs the
+// home frontend).
+func BenchmarkKickstart(b *testing.B) {
+	bd := newBed(b)
+	url := "http://" + bd.addr + bd.ksPath("vm-vc1-0", auth.KickstartToken(bd.key, "vm-vc1-0"))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
 }
