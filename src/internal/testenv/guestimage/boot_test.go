@@ -273,6 +273,21 @@ func TestKickstartRefused(t *testing.T) {
 	}
 }
 
+// The edge runs with the options of the installed sysconfig file (the
+// unit's EnvironmentFile), not ones built into the image: options naming a
+// missing configuration make it exit, and the guest says FAILED step=edge
+// with the edge's own last line.
+func TestEdgeFromUnit(t *testing.T) {
+	b := newBed(t, false)
+	missing := "/etc/vcluster/not-written-by-the-post.toml"
+	must(t, os.WriteFile(filepath.Join(b.dir, "dist/etc/sysconfig/vcluster-edge"), []byte("OPTIONS=\"-config "+missing+"\"\n"), 0o644))
+	v := b.boot(auth.KickstartToken(b.key, guestName), "")
+	failed := v.line(t, "FAILED", 3*time.Minute)
+	if !strings.HasPrefix(failed, "vcluster-guest: FAILED name="+guestName+" step=edge exited: ") || !strings.Contains(failed, missing) {
+		t.Errorf("FAILED line %q, want step=edge with the edge's complaint about %s", failed, missing)
+	}
+}
+
 // overlayKeyText is the key the bed wrote.
 func (b *bed) overlayKeyText() string {
 	k, err := os.ReadFile(filepath.Join(b.dir, "edge.key"))
