@@ -41,6 +41,7 @@ NEEDS='
 /usr/bin/apt-get              apt
 /usr/bin/dpkg-deb             dpkg
 /usr/bin/cpio                 cpio
+/usr/bin/curl                 curl
 /usr/include/stdio.h          libc6-dev
 '
 

@@ -256,6 +256,7 @@ func TestBootToReady(t *testing.T) {
 // says FAILED at the kickstart step; its static vcluster.net form is used
 // instead of DHCP.
 func TestKickstartRefused(t *testing.T) {
+	binaries.Require(t, "curl") // the guest's https client, from the host's /usr
 	b := newBed(t, true)
 	v := b.boot(strings.Repeat("0", auth.TokenLen), " vcluster.net=198.18.77.50/24,198.18.77.1")
 	if lan := v.line(t, "net ", 3*time.Minute); lan != "vcluster-guest: net eth0 198.18.77.50/24 gw 198.18.77.1" {
