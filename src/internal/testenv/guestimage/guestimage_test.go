@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -44,4 +45,21 @@ func TestWaitLine(t *testing.T) {
 	if _, err := WaitLine(short, filepath.Join(t.TempDir(), "none"), "READY"); !errors.Is(err, ErrNoLine) {
 		t.Errorf("WaitLine on a file that never appears: %v; want ErrNoLine", err)
 	}
+}
+
+// FuzzMatch: a matched console line starts with "vcluster-guest: " and the
+// prefix asked for, is a suffix of the input, and carries no line end.
+func FuzzMatch(f *testing.F) {
+	f.Add("[    3.1] vcluster-guest: READY name=g overlay=100.64.0.2 uptime=3.2\r\n", "READY")
+	f.Add("vcluster-guest: FAILED name=g step=net no lease\n", "FAILED")
+	f.Add("vcluster-guest: vcluster-guest: READY\n", "READY")
+	f.Fuzz(func(t *testing.T, line, prefix string) {
+		got, ok := match(line, prefix)
+		if !ok {
+			return
+		}
+		if !strings.HasPrefix(got, Prefix+prefix) || !strings.Contains(line, got) || strings.HasSuffix(got, "\n") || strings.HasSuffix(got, "\r") {
+			t.Fatalf("match(%q, %q) = %q", line, prefix, got)
+		}
+	})
 }
