@@ -38,44 +38,56 @@ wait_for() {
 	done
 }
 
-# reach PEER ADDR: three rounds of 3 pings (the first packets to a peer
-# may go while the edges still learn each other through the supernode).
+# reach PEER ADDR: up to five rounds of 3 pings, one peer at a time (the
+# first packets to a peer may go while the edges still learn each other
+# through the supernode; TCG guests on a busy machine answer slowly).
 reach() {
-	for round in 1 2 3; do
-		out=$(ping -c 3 -W 2 "$2" 2>&1) && {
-			avg=$(echo "$out" | sed -n 's#.* = [0-9.]*/\([0-9.]*\)/.*#\1#p')
+	for round in 1 2 3 4 5; do
+		pinged=$(ping -c 3 -i 0.2 -W 3 "$2" 2>&1) && {
+			avg=$(echo "$pinged" | sed -n 's#.* = [0-9.]*/\([0-9.]*\)/.*#\1#p')
 			echo "$1 ok ${avg:-0}"
 			return
 		}
-		sleep 1
+		sleep 2
 	done
 	echo "$1 fail"
 }
 
 if wait_for "$share/peers" 900; then
-	tmp=$(mktemp)
+	out=$(mktemp)
 	while read -r peer addr; do
-		[ "$peer" = "$name" ] && continue
-		reach "$peer" "$addr" >"$tmp.$peer" &
-	done <"$share/peers"
-	wait
-	cat "$tmp".* >"$share/reach/$name.tmp" 2>/dev/null
-	mv "$share/reach/$name.tmp" "$share/reach/$name"
-	rm -f "$tmp" "$tmp".*
-	echo "reach: $(grep -c ' ok' "$share/reach/$name") peers answer"
+		[ "$peer" = "$name" ] || reach "$peer" "$addr"
+	done <"$share/peers" >"$out"
+	cp "$out" "$share/reach/$name.tmp" && mv "$share/reach/$name.tmp" "$share/reach/$name"
+	echo "reach: $(grep -c ' ok' "$out") of $(wc -l <"$out") peers answer"
+	rm -f "$out"
 fi
 
 wait_for "$share/slurm/ready" 1800 || exit 0
 grep -q '^root:' /etc/passwd 2>/dev/null || echo 'root:x:0:0:root:/root:/bin/sh' >>/etc/passwd
 grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >>/etc/group
-mkdir -p /etc/munge /run/munge /var/lib/munge /var/log /var/spool/slurmd /sys/fs/cgroup
-# slurmd 22.05 refuses to start without a cgroup file system.
-[ -e /sys/fs/cgroup/cgroup.controllers ] || mount -t cgroup2 none /sys/fs/cgroup
+mkdir -p /etc/munge /run/munge /var/lib/munge /var/log "/var/spool/slurmd/$name" /sys/fs/cgroup
+# slurmd 22.05 refuses to start without cgroups; v1 hierarchies as on the
+# host (its cgroup/v2 plugin would want systemd over D-Bus).
+if ! mountpoint -q /sys/fs/cgroup; then
+	mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup
+	for c in cpuset cpu cpuacct memory devices freezer pids none,name=systemd; do
+		d=${c#none,name=}
+		mkdir -p "/sys/fs/cgroup/$d" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$d"
+	done
+fi
+# Debian's slurmd and the slurmstepd it runs are /etc/alternatives links,
+# and /etc is the guest's own.
+mkdir -p /etc/alternatives
+for d in slurmd slurmstepd; do
+	[ -e "/etc/alternatives/$d" ] || ln -s "/usr/sbin/$d-wlm" "/etc/alternatives/$d"
+done
 cp "$share/slurm/munge.key" /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
 munged --force --socket=/run/munge/munge.sock --key-file=/etc/munge/munge.key \
 	--pid-file=/run/munge/munged.pid --log-file=/var/log/munged.log --seed-file=/var/lib/munge/seed &&
 	slurmd -N "$name" -f "$share/slurm/slurm.conf" &&
-	echo "slurmd started as node $name"
+	echo "slurmd started as node $name" ||
+	echo "munged or slurmd failed: $(tail -n 1 /var/log/munged.log) | $(tail -n 1 "$share/slurm-logs/slurmd-$name.log")"
 `
 
 // PeerLine is one line of the peers file: a guest and its overlay address.

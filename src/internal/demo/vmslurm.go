@@ -28,8 +28,28 @@ func (c *Cluster) startSlurmVM() (*workload.Slurm, error) {
 		_ = os.Remove(filepath.Join(c.Export, "slurm", f))
 	}
 	c.Step("slurm (overlay): slurmctld on %s at %s; munged and slurmd inside each of %d VMs (started by the hook)", fe.Name, fe.Overlay, len(nodes))
-	return workload.StartSlurm(workload.SlurmConfig{Dir: dir, Controller: fe.Host, ControllerAddr: fe.Overlay, Nodes: nodes,
+	s, err := workload.StartSlurm(workload.SlurmConfig{Dir: dir, Controller: fe.Host, ControllerAddr: fe.Overlay, Nodes: nodes,
 		Remote: c.shareSlurm})
+	if err != nil {
+		return nil, fmt.Errorf("%v\nthe hooks said: %s", err, c.hookSaid())
+	}
+	return s, nil
+}
+
+// hookSaid is the last line each VM's hook printed on its console.
+func (c *Cluster) hookSaid() string {
+	var out []string
+	for _, g := range c.VMs() {
+		data, _ := os.ReadFile(g.Console)
+		last := "(nothing)"
+		for _, l := range strings.Split(string(data), "\n") {
+			if i := strings.Index(l, "vcluster-guest: up: "); i >= 0 {
+				last = strings.TrimSpace(l[i+len("vcluster-guest: up: "):])
+			}
+		}
+		out = append(out, g.Name+": "+last)
+	}
+	return strings.Join(out, "; ")
 }
 
 // shareSlurm puts the guests' slurm.conf and the munge key on the share,
