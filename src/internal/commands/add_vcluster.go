@@ -3,9 +3,7 @@ package commands
 import (
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/rocksclusters/vcluster/src/internal/controller"
 	"github.com/rocksclusters/vcluster/src/internal/placement"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 )
@@ -26,7 +24,7 @@ before the transaction. A container that has never reported its load is
 judged by its declared cpus/mem, with a warning. Containers that vclusterd
 declared dead get no guests.`,
 		Args: []rockscmd.Arg{{Name: "NAME", Doc: "Virtual cluster name; also the virtual frontend's host name. Compute guests are vm-NAME-0, vm-NAME-1, ..."}},
-		Params: []rockscmd.Param{
+		Params: append([]rockscmd.Param{
 			{Name: "nodes", Doc: "Number of compute guests (required)."},
 			{Name: "sites", Doc: "Comma-separated sites to use, in order of preference. Default: all sites."},
 			{Name: "cpus", Default: "1", Doc: "Virtual CPUs per guest."},
@@ -39,10 +37,7 @@ declared dead get no guests.`,
 			{Name: "protocol", Default: "native", Doc: "Overlay protocol: native (authenticated encryption) or v1 (stock N2N v1)."},
 			{Name: "mtu", Default: "1400", Doc: "Overlay MTU."},
 			{Name: "dryrun", Default: "no", Doc: "yes: print the plan and why each container was chosen; write no virtual cluster (fresh load reports are still stored)."},
-			{Name: "refresh", Default: "auto", Doc: "Ask the agents for their load before placing: auto: containers whose stored report is missing or older than max-age; yes: all; no: none (use the stored reports, else the declared capacity). An agent that does not answer is a warning, and its stored report or declared capacity is used."},
-			{Name: "max-age", Default: "60", Doc: "Seconds after which a stored load report is stale (refresh=auto)."},
-			{Name: "timeout", Default: "3", Doc: "Seconds to wait for each agent's answer when refreshing."},
-		},
+		}, refreshParams...),
 		Examples: []rockscmd.Example{
 			{Cmd: "add vcluster vc1 nodes=12", Doc: "A virtual frontend and 12 compute guests spread over all sites."},
 			{Cmd: "add vcluster vc2 nodes=4 sites=B,C mem=2048 policy=pack dryrun=yes", Doc: "Show where 4 guests of 2 GiB would go on sites B and C."},
@@ -91,15 +86,7 @@ func addVcluster(c *rockscmd.Context) error {
 	if err := s.validate(); err != nil {
 		return err
 	}
-	refresh, err := controller.ParseRefresh(c.Param("refresh"))
-	if err != nil {
-		return err
-	}
-	maxAge, err := c.IntParam("max-age", 0, 86400)
-	if err != nil {
-		return err
-	}
-	timeout, err := c.IntParam("timeout", 1, 600)
+	refresh, err := readRefresh(c)
 	if err != nil {
 		return err
 	}
@@ -107,14 +94,8 @@ func addVcluster(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	// Poll before the transaction: agents are slow next to the database,
-	// and the allocation lock must not wait on them.
-	_, warns, err := controller.RefreshLoad(c.Ctx, d, s.Sites, refresh, time.Duration(maxAge)*time.Second, time.Duration(timeout)*time.Second)
-	if err != nil {
+	if err := refresh.run(c, d, s.Sites); err != nil {
 		return err
-	}
-	for _, w := range warns {
-		c.Warn("%s", w)
 	}
 	res, err := Create(c.Ctx, d, s)
 	if err != nil {

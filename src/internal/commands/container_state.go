@@ -69,10 +69,6 @@ func containerArg(spec string) error {
 }
 
 func setContainer(c *rockscmd.Context) error {
-	spec := c.Args[0]
-	if err := containerArg(spec); err != nil {
-		return err
-	}
 	state := c.Param("state")
 	switch state {
 	case controller.StateActive, controller.StateDrain, controller.StateDisabled:
@@ -81,25 +77,12 @@ func setContainer(c *rockscmd.Context) error {
 	default:
 		return fmt.Errorf("state=%q is not active, drain or disabled", state)
 	}
-	d, err := c.DB()
-	if err != nil {
-		return err
-	}
-	id, err := controller.FindContainer(c.Ctx, d, spec)
-	if err != nil {
-		return err
-	}
-	tx, err := lockedTx(c.Ctx, d)
+	tx, ct, err := lockedContainer(c, c.Args[0])
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var name, old string
-	var site int64
-	if err := tx.QueryRowContext(c.Ctx, `SELECT CONCAT(s.Name, '/', c.Host), c.State, c.Site FROM vc_containers c
-		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ? FOR UPDATE`, id).Scan(&name, &old, &site); err != nil {
-		return err
-	}
+	id, name, old, site := ct.id, ct.name, ct.state, ct.site
 	guests, err := db.Column[string](tx.QueryContext(c.Ctx, "SELECT Name FROM vc_vms WHERE Container = ? ORDER BY Name", id))
 	if err != nil {
 		return err
@@ -132,28 +115,12 @@ func setContainer(c *rockscmd.Context) error {
 }
 
 func removeContainer(c *rockscmd.Context) error {
-	spec := c.Args[0]
-	if err := containerArg(spec); err != nil {
-		return err
-	}
-	d, err := c.DB()
-	if err != nil {
-		return err
-	}
-	id, err := controller.FindContainer(c.Ctx, d, spec)
-	if err != nil {
-		return err
-	}
-	tx, err := lockedTx(c.Ctx, d)
+	tx, ct, err := lockedContainer(c, c.Args[0])
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	var name string
-	if err := tx.QueryRowContext(c.Ctx, `SELECT CONCAT(s.Name, '/', c.Host) FROM vc_containers c
-		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ? FOR UPDATE`, id).Scan(&name); err != nil {
-		return err
-	}
+	id, name := ct.id, ct.name
 	if err := stillUsed(c.Ctx, tx, "c.ID = ?", id); err != nil {
 		return err
 	}
@@ -165,6 +132,39 @@ func removeContainer(c *rockscmd.Context) error {
 	}
 	fmt.Fprintf(c.Out, "removed container %s\n", name)
 	return nil
+}
+
+// containerRow is one container as set and remove see it.
+type containerRow struct {
+	id, site    int64
+	name, state string // name: "site/host"
+}
+
+// lockedContainer checks the SITE/HOST argument, finds the container and
+// locks its row in a transaction that holds the allocation lock; the
+// caller commits or rolls back.
+func lockedContainer(c *rockscmd.Context, spec string) (*sql.Tx, containerRow, error) {
+	var r containerRow
+	if err := containerArg(spec); err != nil {
+		return nil, r, err
+	}
+	d, err := c.DB()
+	if err != nil {
+		return nil, r, err
+	}
+	if r.id, err = controller.FindContainer(c.Ctx, d, spec); err != nil {
+		return nil, r, err
+	}
+	tx, err := lockedTx(c.Ctx, d)
+	if err != nil {
+		return nil, r, err
+	}
+	if err := tx.QueryRowContext(c.Ctx, `SELECT CONCAT(s.Name, '/', c.Host), c.State, c.Site FROM vc_containers c
+		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ? FOR UPDATE`, r.id).Scan(&r.name, &r.state, &r.site); err != nil {
+		tx.Rollback()
+		return nil, r, err
+	}
+	return tx, r, nil
 }
 
 func removeSite(c *rockscmd.Context) error {

@@ -27,22 +27,59 @@ room is checked before anything changes) and the size of its existing
 compute guests unless cpus=, mem= or disk= say otherwise. No machine
 changes until 'rocks sync vcluster NAME', which boots them.`,
 		Args: []rockscmd.Arg{{Name: "NAME", Doc: "The virtual cluster."}},
-		Params: []rockscmd.Param{
+		Params: append([]rockscmd.Param{
 			{Name: "count", Doc: "Number of compute guests to add (required)."},
 			{Name: "sites", Doc: "Comma-separated sites to use, in order of preference. Default: all sites."},
 			{Name: "cpus", Doc: "Virtual CPUs per guest. Default: as the cluster's last compute guest (else 1)."},
 			{Name: "mem", Doc: "Memory per guest in MiB. Default: as the cluster's last compute guest (else 1024)."},
 			{Name: "disk", Doc: "Disk per guest in GB. Default: as the cluster's last compute guest (else 36)."},
-			{Name: "refresh", Default: "auto", Doc: "Ask the agents for their load before placing (as rocks add vcluster): auto, yes or no."},
-			{Name: "max-age", Default: "60", Doc: "Seconds after which a stored load report is stale (refresh=auto)."},
-			{Name: "timeout", Default: "3", Doc: "Seconds to wait for each agent's answer when refreshing."},
-		},
+		}, refreshParams...),
 		Examples: []rockscmd.Example{
 			{Cmd: "add vcluster host vc1 count=4", Doc: "Four more compute guests for vc1; then rocks sync vcluster vc1."},
 			{Cmd: "add vcluster host vc1 count=2 sites=B", Doc: "Two more on site B."},
 		},
 		Run: addHost,
 	})
+}
+
+// refreshParams are add vcluster's and add vcluster host's: how load
+// reports are renewed before placing (readRefresh).
+var refreshParams = []rockscmd.Param{
+	{Name: "refresh", Default: "auto", Doc: "Ask the agents for their load before placing: auto: containers whose stored report is missing or older than max-age; yes: all; no: none (use the stored reports, else the declared capacity). An agent that does not answer is a warning, and its stored report or declared capacity is used."},
+	{Name: "max-age", Default: "60", Doc: "Seconds after which a stored load report is stale (refresh=auto)."},
+	{Name: "timeout", Default: "3", Doc: "Seconds to wait for each agent's answer when refreshing."},
+}
+
+// loadRefresh is what refreshParams ask for.
+type loadRefresh struct {
+	mode            controller.Refresh
+	maxAge, timeout time.Duration
+}
+
+func readRefresh(c *rockscmd.Context) (loadRefresh, error) {
+	var r loadRefresh
+	var err error
+	if r.mode, err = controller.ParseRefresh(c.Param("refresh")); err != nil {
+		return r, err
+	}
+	maxAge, err := c.IntParam("max-age", 0, 86400)
+	if err != nil {
+		return r, err
+	}
+	timeout, err := c.IntParam("timeout", 1, 600)
+	r.maxAge, r.timeout = time.Duration(maxAge)*time.Second, time.Duration(timeout)*time.Second
+	return r, err
+}
+
+// run polls the agents before the caller's transaction (agents are slow
+// next to the database, and the allocation lock must not wait on them);
+// an agent that does not answer is a warning.
+func (r loadRefresh) run(c *rockscmd.Context, d *sql.DB, sites []string) error {
+	_, warns, err := controller.RefreshLoad(c.Ctx, d, sites, r.mode, r.maxAge, r.timeout)
+	for _, w := range warns {
+		c.Warn("%s", w)
+	}
+	return err
 }
 
 // growSpec is what a cluster's new guests inherit, read in the transaction.
@@ -85,15 +122,7 @@ func addHost(c *rockscmd.Context) error {
 			return err
 		}
 	}
-	refresh, err := controller.ParseRefresh(c.Param("refresh"))
-	if err != nil {
-		return err
-	}
-	maxAge, err := c.IntParam("max-age", 0, 86400)
-	if err != nil {
-		return err
-	}
-	timeout, err := c.IntParam("timeout", 1, 600)
+	refresh, err := readRefresh(c)
 	if err != nil {
 		return err
 	}
@@ -101,12 +130,8 @@ func addHost(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	_, warns, err := controller.RefreshLoad(c.Ctx, d, sites, refresh, time.Duration(maxAge)*time.Second, time.Duration(timeout)*time.Second)
-	if err != nil {
+	if err := refresh.run(c, d, sites); err != nil {
 		return err
-	}
-	for _, w := range warns {
-		c.Warn("%s", w)
 	}
 	g, err := Grow(c.Ctx, d, name, n, sites, size)
 	if err != nil {

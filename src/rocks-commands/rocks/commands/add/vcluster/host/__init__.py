@@ -44,8 +44,11 @@ class Command(vcluster_exec.Command):
 	</param>
 
 	<param type='REFRESH' name='refresh' optional='1'>
-	Ask the agents for their load before placing (as rocks add vcluster):
-	auto, yes or no. Default: auto.
+	Ask the agents for their load before placing: auto: containers whose
+	stored report is missing or older than max-age; yes: all; no: none (use
+	the stored reports, else the declared capacity). An agent that does not
+	answer is a warning, and its stored report or declared capacity is used.
+	Default: auto.
 	</param>
 
 	<param type='MAX_AGE' name='max-age' optional='1'>
