@@ -12,7 +12,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
@@ -83,7 +85,7 @@ func Load(ctx context.Context, d db.Querier) (Settings, error) {
 		return Settings{}, err
 	}
 	if s.KickstartURL == "" {
-		s.KickstartURL = fmt.Sprintf("http://%s:%d", home.Frontend, DefaultPort)
+		s.KickstartURL = "http://" + net.JoinHostPort(home.Frontend, strconv.Itoa(DefaultPort))
 	}
 	if s.KickstartURL, err = checkURL(s.KickstartURL); err != nil {
 		return Settings{}, err
@@ -111,9 +113,12 @@ func Args(base, guest, token string) string {
 	return "console=ttyS0 vcluster.name=" + guest + " vcluster.ks=" + KickstartURL(base, guest, token)
 }
 
+// KickstartPath is the kickstart server's path of the guests' scripts.
+const KickstartPath = "/vcluster/kickstart/"
+
 // KickstartURL is where a guest fetches its kickstart.
 func KickstartURL(base, guest, token string) string {
-	return base + "/vcluster/kickstart/" + guest + "?t=" + token
+	return base + KickstartPath + guest + "?t=" + token
 }
 
 // globalAttrs reads the boot attributes at the global level, as `rocks

@@ -5,11 +5,12 @@ import (
 
 	"github.com/rocksclusters/vcluster/src/internal/agentapi"
 	"github.com/rocksclusters/vcluster/src/internal/auth"
+	"github.com/rocksclusters/vcluster/src/internal/guestboot"
 )
 
 // URL paths the server answers.
 const (
-	KickstartPrefix = "/vcluster/kickstart/"
+	KickstartPrefix = guestboot.KickstartPath
 	DistPrefix      = "/vcluster/dist/"
 )
 
