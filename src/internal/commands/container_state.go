@@ -162,6 +162,9 @@ func lockedContainer(c *rockscmd.Context, spec string) (*sql.Tx, containerRow, e
 	if err := tx.QueryRowContext(c.Ctx, `SELECT CONCAT(s.Name, '/', c.Host), c.State, c.Site FROM vc_containers c
 		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ? FOR UPDATE`, r.id).Scan(&r.name, &r.state, &r.site); err != nil {
 		tx.Rollback()
+		if errors.Is(err, sql.ErrNoRows) {
+			err = fmt.Errorf("container %q was removed meanwhile", spec)
+		}
 		return nil, r, err
 	}
 	return tx, r, nil

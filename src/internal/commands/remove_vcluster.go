@@ -137,6 +137,7 @@ func removeHosts(c *rockscmd.Context) error {
 	}
 	var clusters []string
 	if _, err := inLockedTx(c.Ctx, d, func(tx *sql.Tx) (int, error) {
+		var err error
 		clusters, err = shrink(c.Ctx, tx, names)
 		return len(names), err
 	}); err != nil {
