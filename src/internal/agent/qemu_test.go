@@ -10,7 +10,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -35,7 +34,7 @@ func TestQEMUGuest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	br := testBridge(t)
+	br := libvirtd.Bridge(t, "a")
 	dir := nobodyDir(t)
 	a := startAgent(t, d.Socket, d.URI, func(c *Config) {
 		c.Hypervisor, c.NIC, c.TapUser = "kvm", "tap", "nobody"
@@ -173,41 +172,6 @@ func mustList(t *testing.T, c interface {
 		t.Fatal(err)
 	}
 	return gs
-}
-
-// testBridge makes an empty Linux bridge, down and without addresses (no
-// traffic leaves it), for the test's TAPs, and deletes it at the end.
-func testBridge(t *testing.T) string {
-	t.Helper()
-	name := "vctb" + strconv.Itoa(os.Getpid()%1000000)
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	if err := bridgeCall(fd, unix.SIOCBRADDBR, name); err != nil {
-		t.Fatalf("bridge %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err == nil {
-			bridgeCall(fd, unix.SIOCBRDELBR, name)
-			unix.Close(fd)
-		}
-	})
-	return name
-}
-
-// bridgeCall is SIOCBRADDBR or SIOCBRDELBR, whose argument is the name.
-func bridgeCall(fd int, req uintptr, name string) error {
-	p, err := unix.BytePtrFromString(name)
-	if err != nil {
-		return err
-	}
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(p))); errno != 0 {
-		return errno
-	}
-	return nil
 }
 
 // removeTestTap deletes a TAP a failed test left (undefine did not run).

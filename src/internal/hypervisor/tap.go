@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -95,13 +96,15 @@ func makeTap(name, bridge string, owner *Owner) error {
 		return fmt.Errorf("%w %s: create: %v", ErrTap, name, err)
 	}
 	ifc.Close() // persistent: the device stays for QEMU
-	if err := enslave(name, bridge); err != nil {
-		return fmt.Errorf("%w %s: bridge %s: %v", ErrTap, name, bridge, err)
+	if err = enslave(name, bridge); err != nil {
+		err = fmt.Errorf("%w %s: bridge %s: %v", ErrTap, name, bridge, err)
+	} else if err = setUp(name); err != nil {
+		err = fmt.Errorf("%w %s: up: %v", ErrTap, name, err)
 	}
-	if err := setUp(name); err != nil {
-		return fmt.Errorf("%w %s: up: %v", ErrTap, name, err)
+	if err != nil {
+		removeTap(name) // no half-made TAP left behind
 	}
-	return nil
+	return err
 }
 
 // removeTap deletes a TAP made by makeTap: attached without persistence,
@@ -134,69 +137,49 @@ func enslave(name, bridge string) error {
 	if old == bridge {
 		return nil
 	}
-	ifc, err := ifIndex(name)
+	ifc, err := net.InterfaceByName(name)
 	if err != nil {
 		return err
 	}
 	if old != "" {
-		if err := bridgeIoctl(unix.SIOCBRDELIF, old, ifc); err != nil {
+		if err := bridgeIoctl(unix.SIOCBRDELIF, old, ifc.Index); err != nil {
 			return fmt.Errorf("leaving %s: %v", old, err)
 		}
 	}
-	return bridgeIoctl(unix.SIOCBRADDIF, bridge, ifc)
+	return bridgeIoctl(unix.SIOCBRADDIF, bridge, ifc.Index)
 }
 
-// ioctlSocket is a socket for interface ioctls (any family will do).
-func ioctlSocket() (int, error) {
-	return unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-}
-
-func ifIndex(name string) (int, error) {
-	fd, err := ioctlSocket()
+// ifreqCall runs fn with a socket for interface ioctls (any family will
+// do) and an ifreq naming ifc.
+func ifreqCall(ifc string, fn func(fd int, ifr *unix.Ifreq) error) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
+	ifr, err := unix.NewIfreq(ifc)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
-		return 0, err
-	}
-	return int(ifr.Uint32()), nil
+	return fn(fd, ifr)
 }
 
 // bridgeIoctl adds (SIOCBRADDIF) or removes (SIOCBRDELIF) an interface
 // by index on a bridge.
 func bridgeIoctl(req uint, bridge string, index int) error {
-	fd, err := ioctlSocket()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(bridge)
-	if err != nil {
-		return err
-	}
-	ifr.SetUint32(uint32(index))
-	return unix.IoctlIfreq(fd, req, ifr)
+	return ifreqCall(bridge, func(fd int, ifr *unix.Ifreq) error {
+		ifr.SetUint32(uint32(index))
+		return unix.IoctlIfreq(fd, req, ifr)
+	})
 }
 
 // setUp sets IFF_UP on an interface.
 func setUp(name string) error {
-	fd, err := ioctlSocket()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq(name)
-	if err != nil {
-		return err
-	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	return ifreqCall(name, func(fd int, ifr *unix.Ifreq) error {
+		if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+			return err
+		}
+		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+		return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	})
 }
