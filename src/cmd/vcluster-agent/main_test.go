@@ -105,7 +105,7 @@ func keyFile(t *testing.T, dir, name string) (string, *auth.Key) {
 
 func agentArgs(d *libvirtd.Daemon, keyPath string, dir string) []string {
 	cfg := filepath.Join(dir, "agent.toml")
-	os.WriteFile(cfg, []byte("disk_dir = \""+dir+"\"\nhostname = \"vm-container-0-0\"\n"), 0o644)
+	os.WriteFile(cfg, []byte("disk_dir = \""+dir+"\"\nhostname = \"vm-container-0-0\"\nlease_file = \""+filepath.Join(dir, "agent.lease")+"\"\n"), 0o644)
 	return []string{"-config", cfg, "-libvirt-socket", d.Socket, "-libvirt-uri", d.URI, "-trust", keyPath}
 }
 

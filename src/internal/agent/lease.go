@@ -66,6 +66,7 @@ type lease struct {
 	armed       bool          // a lease was granted (in this run or, per the file, an earlier one)
 	expires     time.Duration // on clock
 	length      time.Duration // of the last arming lease: what a "renew" lease extends by at most
+	restored    bool          // armed from lease_file at start
 	fencedNow   bool          // stopped the guests for the current expiry
 	expirations int
 	fenced      int
@@ -195,6 +196,9 @@ func (l *lease) status() agentapi.LeaseStatus {
 // stopped (every fence_poll) until it is renewed; it returns when done
 // is closed.
 func (l *lease) run(done <-chan struct{}) {
+	if st := l.status(); l.restored {
+		l.log.Info("lease taken over from the lease file", "file", l.cfg.LeaseFile, "state", st.State, "left_ms", st.LeftMS)
+	}
 	for {
 		wait := l.cfg.FencePoll.Duration
 		l.mu.Lock()

@@ -121,6 +121,6 @@ func (l *lease) restore() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.armed, l.expires, l.length = true, min(exp, l.clock()+l.cfg.LeaseMax.Duration), min(length, l.cfg.LeaseMax.Duration)
-	l.log.Info("lease taken over from the lease file", "file", l.cfg.LeaseFile, "left_ms", (l.expires - l.clock()).Milliseconds())
+	l.restored = true // logged by run: bad input must stay one error line
 	return nil
 }
