@@ -322,8 +322,9 @@ func (c *Cluster) StartAgent(ct *Container) error {
 		return err
 	}
 	conf := filepath.Join(dir, "agent.toml")
-	text := fmt.Sprintf("listen = %q\nlibvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ntrusted_keys = [%q]\n",
-		ct.Host.Addr.String()+":"+strconv.Itoa(agentapi.DefaultPort), ct.Libvirt.Socket, ct.Libvirt.URI, ct.Host.Name, filepath.Join(dir, "disks"), c.Keys[ct.Site])
+	text := fmt.Sprintf("listen = %q\nlibvirt_socket = %q\nlibvirt_uri = %q\nhostname = %q\ndisk_dir = %q\ntrusted_keys = [%q]\nlease_file = %q\n",
+		ct.Host.Addr.String()+":"+strconv.Itoa(agentapi.DefaultPort), ct.Libvirt.Socket, ct.Libvirt.URI, ct.Host.Name, filepath.Join(dir, "disks"), c.Keys[ct.Site],
+		filepath.Join(dir, "agent.lease"))
 	if c.VM() {
 		// QEMU, run as nobody, writes the disks and consoles.
 		for _, d := range []string{filepath.Join(dir, "disks"), consoleDir(dir)} {
