@@ -14,7 +14,8 @@ import (
 // ASCII key repeated to fill 32 bytes (TwoFishInit). Inputs of at most one
 // block are zero-padded to 16 bytes. Safe for concurrent use.
 type Cipher struct {
-	b *twofish.Cipher // concrete type: stack buffers do not escape
+	lib  *twofish.Cipher // concrete type: stack buffers do not escape
+	fast *block          // nil: use lib
 }
 
 const blockSize = 16
@@ -32,7 +33,23 @@ func NewCipher(key []byte) (*Cipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Cipher{b: b}, nil
+	return &Cipher{lib: b, fast: newBlock(b)}, nil
+}
+
+func (c *Cipher) encryptBlock(dst, src []byte) {
+	if c.fast != nil {
+		c.fast.encrypt(dst, src)
+		return
+	}
+	c.lib.Encrypt(dst, src)
+}
+
+func (c *Cipher) decryptBlock(dst, src []byte) {
+	if c.fast != nil {
+		c.fast.decrypt(dst, src)
+		return
+	}
+	c.lib.Decrypt(dst, src)
 }
 
 // SealedLen is the ciphertext length for n plaintext bytes.
@@ -50,7 +67,7 @@ func (c *Cipher) Encrypt(dst, src []byte) int {
 	if n <= blockSize {
 		var p [blockSize]byte
 		copy(p[:], src)
-		c.b.Encrypt(dst[:blockSize], p[:])
+		c.encryptBlock(dst[:blockSize], p[:])
 		return blockSize
 	}
 	full := n / blockSize
@@ -65,13 +82,13 @@ func (c *Cipher) Encrypt(dst, src []byte) int {
 	for i := 0; i < full; i++ {
 		d := dst[i*blockSize : (i+1)*blockSize]
 		xor16(x[:], src[i*blockSize:(i+1)*blockSize], prev)
-		c.b.Encrypt(d, x[:])
+		c.encryptBlock(d, x[:])
 		prev = d
 	}
 	off := full * blockSize
 	if r == 0 {
 		xor16(x[:], src[off:off+blockSize], prev)
-		c.b.Encrypt(dst[off:off+blockSize], x[:])
+		c.encryptBlock(dst[off:off+blockSize], x[:])
 		return n
 	}
 	// Stealing: C[n-1] = E((P_last || 0) ^ C[n-2]) takes C[n-2]'s place,
@@ -79,7 +96,7 @@ func (c *Cipher) Encrypt(dst, src []byte) int {
 	copy(x[:], prev)
 	subtle.XORBytes(x[:r], x[:r], src[off:n])
 	copy(dst[off:off+r], prev[:r])
-	c.b.Encrypt(dst[off-blockSize:off], x[:])
+	c.encryptBlock(dst[off-blockSize:off], x[:])
 	return n
 }
 
@@ -101,7 +118,7 @@ func (c *Cipher) Decrypt(dst, src []byte) (int, error) {
 		return 0, errors.New("v1: ciphertext shorter than one block")
 	}
 	if n == blockSize {
-		c.b.Decrypt(dst[:blockSize], src)
+		c.decryptBlock(dst[:blockSize], src)
 		return blockSize, nil
 	}
 	full := n / blockSize
@@ -116,7 +133,7 @@ func (c *Cipher) Decrypt(dst, src []byte) (int, error) {
 	for i := 0; i < cbc; i++ {
 		s := src[i*blockSize : (i+1)*blockSize]
 		d := dst[i*blockSize : (i+1)*blockSize]
-		c.b.Decrypt(d, s)
+		c.decryptBlock(d, s)
 		xor16(d, d, prev)
 		prev = s
 	}
@@ -125,13 +142,13 @@ func (c *Cipher) Decrypt(dst, src []byte) (int, error) {
 	}
 	off := (full - 1) * blockSize
 	var y, cn1 [blockSize]byte
-	c.b.Decrypt(y[:], src[off:off+blockSize]) // (P_last || 0) ^ C[n-2]
+	c.decryptBlock(y[:], src[off:off+blockSize]) // (P_last || 0) ^ C[n-2]
 	last := src[off+blockSize : n]
 	copy(cn1[:], last)
 	copy(cn1[r:], y[r:])
 	subtle.XORBytes(dst[off+blockSize:n], last, y[:r])
 	d := dst[off : off+blockSize]
-	c.b.Decrypt(d, cn1[:])
+	c.decryptBlock(d, cn1[:])
 	xor16(d, d, prev)
 	return n, nil
 }
