@@ -69,16 +69,13 @@ func Load(ctx context.Context, d *sql.DB) (*State, error) {
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site LEFT JOIN vc_health h ON h.Container = c.ID`)).
 		Each(func(r *sql.Rows) error {
 			c := &Container{}
-			var seen sql.NullString // DATETIME, UTC as StoreStatus wrote it
+			var seen any // DATETIME, UTC as StoreStatus wrote it; parsed or not, by the DSN
 			if err := r.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead, &seen); err != nil {
 				return err
 			}
-			if seen.Valid {
-				t, err := time.Parse(time.DateTime, seen.String)
-				if err != nil {
-					return fmt.Errorf("vc_health.LastSeen of container %d: %w", c.ID, err)
-				}
-				c.LastSeen = t
+			var err error
+			if c.LastSeen, err = dateTime(seen); err != nil {
+				return fmt.Errorf("vc_health.LastSeen of container %d: %w", c.ID, err)
 			}
 			st.Containers[c.ID] = c
 			return nil
@@ -167,4 +164,20 @@ func (st *State) Known(cluster string) bool {
 		}
 	}
 	return false
+}
+
+// dateTime reads a DATETIME column scanned into any: a time.Time with
+// parseTime DSNs, text without; NULL is the zero time.
+func dateTime(v any) (time.Time, error) {
+	switch x := v.(type) {
+	case nil:
+		return time.Time{}, nil
+	case time.Time:
+		return x, nil
+	case []byte:
+		return time.Parse(time.DateTime, string(x))
+	case string:
+		return time.Parse(time.DateTime, x)
+	}
+	return time.Time{}, fmt.Errorf("unexpected %T", v)
 }
