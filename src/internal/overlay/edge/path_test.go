@@ -237,3 +237,38 @@ func BenchmarkV1Send48(bb *testing.B) {
 		tx.send(frame, v1Frames)
 	}
 }
+
+// The busy-poll carries a lone datagram to the TAP device itself, without
+// allocating (raw system calls, state made once).
+func TestSpinnerDoesNotAllocate(t *testing.T) {
+	b := newTestbed(t, config.Native)
+	e := b.e
+	stop := e.prepareNative()
+	defer stop()
+	sp := e.newSpinner()
+	const runs = 20
+	var ds [runs + 1][]byte
+	for i := range ds {
+		ds[i], _ = peerDatagrams(t, e, 9, uint64(i+1), 0, testFrame(200, e.mac, peerMAC))
+	}
+	i := 0
+	var missed int
+	n := testing.AllocsPerRun(runs, func() {
+		if err := b.peer.WriteTo(ds[i], b.to); err != nil { // loopback: queued when this returns
+			t.Fatal(err)
+		}
+		i++
+		if got, batch := sp.pollUDP(); !got || batch {
+			missed++
+		}
+	})
+	if n != 0 {
+		t.Errorf("pollUDP: %v allocations per datagram", n)
+	}
+	if missed != 0 {
+		t.Fatalf("pollUDP missed %d of %d waiting datagrams", missed, runs+1)
+	}
+	if out := b.counter(t, "tap_frames_out"); out != runs+1 {
+		t.Fatalf("%d frames written to TAP, want %d", out, runs+1)
+	}
+}
