@@ -100,7 +100,7 @@ print("%d" % round(statistics.median(v)*1000))')
 	bg "$B" "$tmp/pp-s-$name.log" "$PP" -s -l "$addr:5301"
 	sleep 0.3
 	local pp tps
-	pp=$(ip netns exec "$A" "$PP" -c "$addr:5301" -t "$PP_SECS" -size 64) || pp="failed"
+	pp=$(ip netns exec "$A" "$PP" -c "$addr:5301" -t "${PP_SECS}s" -size 64) || pp="failed"
 	echo "$name: $pp" >&2
 	tps=$(sed -n 's/.* tps=\([0-9]*\).*/\1/p' <<<"$pp")
 	# CPU the two edges spent per MB carried: a figure less sensitive than
