@@ -96,7 +96,7 @@ func (e *Edge) fromTapNative(frame []byte) int {
 // maxFrags is the most fragments one super-frame needs.
 const maxFrags = (native.MaxFrame + fragSize - 1) / fragSize
 
-// txNative is the send path's state, owned by the TAP goroutine.
+// txNative is the send path's state, under Edge.txMu.
 type txNative struct {
 	out  []byte // sealed fragments, fragment i at i*(fragSize+Overhead)
 	dsts [4]netip.AddrPort
@@ -192,7 +192,7 @@ func (e *Edge) registerNative(deregister bool) {
 	}
 }
 
-// rxNative is the receive path's state, owned by the UDP goroutine.
+// rxNative is the receive path's state, under Edge.rxMu.
 type rxNative struct {
 	scratch []byte   // a lone datagram's plaintext
 	items   []rxItem // a GRO read's datagrams between prepare and finish
