@@ -13,18 +13,27 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/auth"
 )
 
-// DefaultLease is vclusterd's default lease, and what other callers'
-// signed calls renew by (agents cap a renewal at the length vclusterd
-// armed them with; docs/controller.md, Fencing).
+// DefaultLease is vclusterd's default lease, and what a Reconcile's
+// signed calls renew by in other processes (agents cap a renewal at the
+// length vclusterd armed them with; docs/controller.md, Fencing).
 const DefaultLease = 12 * time.Second
 
 // Client returns the (cached) agent client of a container, signing with
 // its site's key; an https agent's certificate is checked against its
 // site's CA file (or the system's roots). Keys and CA files are read once.
+//
+// Its calls carry a lease only in vclusterd (Options.LeaseArm); other
+// callers renew leases only inside Reconcile, under the controller lock
+// (renewing), so that vclusterd, which marks containers dead under that
+// lock, has seen every renewal in vc_health.LastSeen.
 func (c *Controller) Client(ct *Container) (*agentclient.Client, error) {
+	return c.client(ct, c.opt.LeaseArm)
+}
+
+func (c *Controller) client(ct *Container, renewing bool) (*agentclient.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := ct.Agent + "\x00" + ct.KeyFile + "\x00" + ct.CAFile
+	id := fmt.Sprint(ct.Agent, "\x00", ct.KeyFile, "\x00", ct.CAFile, "\x00", renewing)
 	if cl := c.clients[id]; cl != nil {
 		return cl, nil
 	}
@@ -46,7 +55,10 @@ func (c *Controller) Client(ct *Container) (*agentclient.Client, error) {
 	if lease <= 0 {
 		lease = DefaultLease
 	}
-	opts := []agentclient.Option{agentclient.WithTimeout(c.opt.CallTimeout), agentclient.WithLease(lease, c.opt.LeaseArm)}
+	opts := []agentclient.Option{agentclient.WithTimeout(c.opt.CallTimeout)}
+	if renewing || c.opt.LeaseArm {
+		opts = append(opts, agentclient.WithLease(lease, c.opt.LeaseArm))
+	}
 	if strings.HasPrefix(u, "https://") {
 		cfg, err := c.tlsConfig(ct)
 		if err != nil {

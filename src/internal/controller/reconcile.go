@@ -102,7 +102,7 @@ func (c *Controller) survey(ctx context.Context, p *pass) error {
 	for i, w := range p.ws {
 		cs[i] = w.ct
 	}
-	seen := c.Survey(ctx, cs)
+	seen := c.surveyWith(ctx, cs, true) // under the lock: may renew leases
 	p.now = time.Now().UTC().Truncate(time.Second)
 	reports := map[int64]agentapi.HostStatus{}
 	for _, w := range p.ws {

@@ -12,6 +12,7 @@ package controller
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -180,4 +181,17 @@ func dateTime(v any) (time.Time, error) {
 		return time.Parse(time.DateTime, x)
 	}
 	return time.Time{}, fmt.Errorf("unexpected %T", v)
+}
+
+// LastSeen reads one container's vc_health.LastSeen (zero: never).
+func LastSeen(ctx context.Context, d *sql.DB, id int64) (time.Time, error) {
+	var v any
+	err := d.QueryRowContext(ctx, "SELECT LastSeen FROM vc_health WHERE Container = ?", id).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return dateTime(v)
 }

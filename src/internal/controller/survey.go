@@ -21,6 +21,12 @@ type Seen struct {
 // Survey asks the given containers for their status at once (bounded
 // concurrency, per-call timeout); read-only, no lock needed.
 func (c *Controller) Survey(ctx context.Context, cs []*Container) map[int64]*Seen {
+	return c.surveyWith(ctx, cs, c.opt.LeaseArm)
+}
+
+// surveyWith is Survey through clients that renew leases (renewing: a
+// Reconcile, under the lock) or not.
+func (c *Controller) surveyWith(ctx context.Context, cs []*Container, renewing bool) map[int64]*Seen {
 	ws := make([]*work, len(cs))
 	for i, ct := range cs {
 		ws[i] = &work{ct: ct}
@@ -32,7 +38,7 @@ func (c *Controller) Survey(ctx context.Context, cs []*Container) map[int64]*See
 	}
 	c.each(ctx, ws, func(ctx context.Context, w *work) {
 		s := out[w.ct.ID]
-		cl, err := c.Client(w.ct)
+		cl, err := c.client(w.ct, renewing)
 		if err != nil {
 			s.Err = err
 			return

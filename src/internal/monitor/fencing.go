@@ -128,3 +128,22 @@ func (m *Monitor) restartFenced(ctx context.Context, ids []int64) error {
 	}
 	return nil
 }
+
+// leaseStillOver checks leaseOver again under the controller lock with a
+// fresh vc_health.LastSeen: a sync or move that reached the container
+// since this round read it renewed its lease (they renew only under the
+// lock, and store LastSeen before releasing it).
+func (m *Monitor) leaseStillOver(ctx context.Context, s *controller.Seen) (bool, error) {
+	seen, err := controller.LastSeen(ctx, m.db, s.Container.ID)
+	if err != nil {
+		return false, err
+	}
+	fresh := *s
+	c := *s.Container
+	c.LastSeen, fresh.Container = seen, &c
+	if !m.leaseOver(&fresh, time.Now()) {
+		m.log.Info("not declared dead: another frontend command reached it meanwhile", "container", c.Name())
+		return false, nil
+	}
+	return true, nil
+}

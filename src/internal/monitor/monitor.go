@@ -188,6 +188,12 @@ func (m *Monitor) Poll(ctx context.Context) error {
 	defer lock.Release()
 	for _, id := range newlyDead {
 		c := seen[id].Container
+		if over, err := m.leaseStillOver(ctx, seen[id]); err != nil || !over {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		if _, err := m.db.ExecContext(ctx, "UPDATE vc_health SET Status = 'dead', DeadSince = ? WHERE Container = ?", now, id); err != nil {
 			return err
 		}
