@@ -23,11 +23,7 @@ func TestLinkCut(t *testing.T) {
 	w := newWorld(t, nil)
 	a := w.b.Agents[0]
 	moved := w.on(a)
-	w.watch(2*time.Second, "", nil) // a quiet baseline
-	cut := time.Now()
-	w.cut(a, false)
-	w.watch(60*time.Second, "relocation", everywhereOnce(a))
-	relocated := time.Since(cut)
+	relocated := w.fail(a, func() { w.cut(a, false) })
 	if !logHas(t, a.Log, "lease expired") {
 		t.Fatal("the cut-off agent never said its lease expired")
 	}
@@ -36,13 +32,7 @@ func TestLinkCut(t *testing.T) {
 	}
 	w.report("link cut", relocated)
 
-	w.cut(a, true)
-	w.alive(a)
-	w.watch(3*w.cfg.Interval.Duration, "", nil)
-	last := w.watch(0, "", everywhereOnce(a))
-	if !everywhereOnce(a)(last) || w.count("SELECT COUNT(*) FROM vc_moves") != len(moved) {
-		t.Fatalf("after the link came back: running %v, %d moves", last.where, w.count("SELECT COUNT(*) FROM vc_moves"))
-	}
+	w.back(a, len(moved), func() { w.cut(a, true) })
 	st, err := w.status(a)
 	if err != nil || st.Lease.Expirations != 1 || st.Lease.Fenced != len(moved) || !sameSet(st.Lease.LastFenced, moved) {
 		t.Fatalf("the agent reports %+v (%v), want one expiry that stopped %v", st.Lease, err, moved)
@@ -64,13 +54,7 @@ func TestFrozenAgentWatchdog(t *testing.T) {
 	}
 	a := w.b.Agents[0]
 	moved := w.on(a)
-	w.watch(2*time.Second, "", nil)
-	frozen := time.Now()
-	if err := a.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	w.watch(60*time.Second, "relocation", everywhereOnce(a))
-	relocated := time.Since(frozen)
+	relocated := w.fail(a, func() { w.signal(a, syscall.SIGSTOP) })
 	out := dogs[a.Host].Out.String()
 	for _, g := range moved {
 		if !strings.Contains(out, "stopped every vcluster guest") || !strings.Contains(out, g) {
@@ -84,14 +68,7 @@ func TestFrozenAgentWatchdog(t *testing.T) {
 	}
 	w.report("agent frozen, watchdog", relocated)
 
-	if err := a.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
-	}
-	w.alive(a)
-	w.watch(3*w.cfg.Interval.Duration, "", nil)
-	if last := w.watch(0, "", everywhereOnce(a)); !everywhereOnce(a)(last) || w.count("SELECT COUNT(*) FROM vc_moves") != len(moved) {
-		t.Fatalf("after the agent thawed: running %v", last.where)
-	}
+	w.back(a, len(moved), func() { w.signal(a, syscall.SIGCONT) })
 }
 
 // The agent is frozen and there is no watchdog: vclusterd's fence_command
@@ -115,13 +92,7 @@ func TestFrozenAgentFenceCommand(t *testing.T) {
 	a := w.b.Agents[0]
 	moved := w.on(a)
 	os.WriteFile(filepath.Join(dir, "fail-"+a.Host), nil, 0o600)
-	w.watch(2*time.Second, "", nil)
-	frozen := time.Now()
-	if err := a.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	w.watch(60*time.Second, "relocation", everywhereOnce(a))
-	relocated := time.Since(frozen)
+	relocated := w.fail(a, func() { w.signal(a, syscall.SIGSTOP) })
 	logs := w.logs.String()
 	failed, fenced, dead := strings.Index(logs, "fencing failed"), strings.Index(logs, "fence_command succeeded"), strings.Index(logs, "container dead")
 	if failed < 0 || fenced < failed || dead < fenced {
@@ -132,11 +103,7 @@ func TestFrozenAgentFenceCommand(t *testing.T) {
 		t.Fatalf("fence_command calls:\n%s", calls)
 	}
 	w.report("agent frozen, fence_command", relocated)
-	a.Signal(syscall.SIGCONT)
-	w.alive(a)
-	if last := w.watch(3*w.cfg.Interval.Duration, "", nil); !everywhereOnce(a)(last) || w.count("SELECT COUNT(*) FROM vc_moves") != len(moved) {
-		t.Fatalf("after the agent thawed: running %v", last.where)
-	}
+	w.back(a, len(moved), func() { w.signal(a, syscall.SIGCONT) })
 }
 
 // A loss of the link shorter than the lease changes nothing: no guest

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,12 +234,36 @@ func (w *world) count(q string, args ...any) int {
 	return n
 }
 
-// alive waits (sampling) until vclusterd has a back as alive.
-func (w *world) alive(a *ctltest.Agent) {
+// fail samples a quiet baseline, breaks container a (how), and samples
+// until its guests run elsewhere; it returns how long that took.
+func (w *world) fail(a *ctltest.Agent, how func()) time.Duration {
 	w.t.Helper()
+	w.watch(2*time.Second, "", nil)
+	start := time.Now()
+	how()
+	w.watch(60*time.Second, "relocation", everywhereOnce(a))
+	return time.Since(start)
+}
+
+// back mends container a (how), samples until vclusterd has it alive and
+// for three more intervals, and checks that nothing else changed: every
+// guest still runs once, elsewhere, and there were no more than moves.
+func (w *world) back(a *ctltest.Agent, moves int, how func()) {
+	w.t.Helper()
+	how()
 	w.watch(30*time.Second, a.Host+" alive again", func(sample) bool {
 		return w.count("SELECT COUNT(*) FROM vc_health WHERE Container = ? AND Status = 'alive'", a.ID) == 1
 	})
+	last := w.watch(3*w.cfg.Interval.Duration, "", nil)
+	if n := w.count("SELECT COUNT(*) FROM vc_moves"); !everywhereOnce(a)(last) || n != moves {
+		w.t.Fatalf("after %s came back: running %v, %d moves, want %d", a.Host, last.where, n, moves)
+	}
+}
+
+func (w *world) signal(a *ctltest.Agent, sig syscall.Signal) {
+	if err := a.Signal(sig); err != nil {
+		w.t.Fatal(err)
+	}
 }
 
 // report logs one scenario's figures in the form docs/controller.md quotes.
