@@ -229,7 +229,9 @@ func TestDeadContainerRelocation(t *testing.T) {
 			t.Errorf("stale %s still defined on A", n)
 		}
 	}
-	if c := a.Calls(); c["guest.destroy"] != 2 || c["guest.undefine"] != 2 {
+	// The restarted agent may have stopped the stale copies itself (its
+	// lease ran out while it was dead) before the revival pass asked.
+	if c := a.Calls(); c["guest.destroy"] > 2 || c["guest.undefine"] != 2 {
 		t.Fatalf("A's agent logged %v", c)
 	}
 	if !strings.Contains(logs.String(), "container dead") || !strings.Contains(logs.String(), "container back") {
