@@ -34,7 +34,7 @@ const KickstartPort = 8679
 // VMMemMB is each VM guest's memory in the demo: the image is a kernel and
 // an initramfs with the host's /usr over 9p, so a small VM holds the edge,
 // munged, slurmd and one Vina.
-const VMMemMB = 512
+const VMMemMB = 768
 
 // Guests is the kind of compute guests, GuestsNS when empty.
 func (o Options) vm() bool { return o.Guests == GuestsVM }
