@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/binaries"
 	"github.com/rocksclusters/vcluster/src/internal/testenv/mariadb"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/netns"
 )
 
 func TestMain(m *testing.M) { os.Exit(mariadb.RunMain(m)) }
@@ -41,12 +41,12 @@ type bed struct {
 	dist     string
 	addr     string
 	srv      *ksserver.Server
-	log      *syncBuffer
+	log      *netns.SyncBuffer
 }
 
 func newBed(t testing.TB) *bed {
 	binaries.Require(t, "mariadbd")
-	b := &bed{t: t, dsn: mariadb.NewDatabase(t), dist: t.TempDir(), log: &syncBuffer{}}
+	b := &bed{t: t, dsn: mariadb.NewDatabase(t), dist: t.TempDir(), log: &netns.SyncBuffer{}}
 	var err error
 	if b.db, err = commands.Open(context.Background(), b.dsn, false); err != nil {
 		t.Fatal(err)
@@ -258,24 +258,6 @@ func TestDist(t *testing.T) {
 	if s.Dist != 3 || s.NotFound != int64(len(refused)) || s.BadMethod != 1 {
 		t.Fatalf("stats %+v, want 3 dist, %d not found, 1 bad method", s, len(refused))
 	}
-}
-
-// syncBuffer is a log sink the server's goroutines share with the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // BenchmarkKickstart: one guest's script over loopback HTTP, token check
