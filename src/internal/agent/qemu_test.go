@@ -53,6 +53,15 @@ func TestQEMUGuest(t *testing.T) {
 	spec := agentapi.GuestSpec{Name: name, CPUs: 1, MemMB: 256, DiskGB: 1, MACs: []string{"02:5c:00:00:0a:01"},
 		Bridge: br, Boot: agentapi.BootPV, Kernel: kernel, Initrd: initrd,
 		Args: "console=ttyS0 vcluster.name=" + name + " vcluster.net=198.18.250.10/24,198.18.250.1"}
+	// A bridge that does not exist: a clear fault, and no TAP left.
+	bad := spec
+	bad.Name, bad.Bridge = "vm-kvm-nobridge", "vctb-missing"
+	err = c.Define(ctx, bad)
+	wantCode(t, "define on a missing bridge", err, agentapi.FaultHypervisor)
+	if !strings.Contains(err.Error(), "vctb-missing") || readSys(hypervisor.TapName(bad.Name, 0), "owner") != "" {
+		t.Fatalf("define on a missing bridge: %v; TAP left: %q", err, readSys(hypervisor.TapName(bad.Name, 0), "owner"))
+	}
+
 	if err := c.Define(ctx, spec); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -125,7 +126,11 @@ func (h *Hypervisor) prepareConsole(name string) error {
 	if t := h.domainType(); t != TypeKVM && t != TypeQEMU {
 		return nil
 	}
-	f, err := os.OpenFile(h.opt.ConsolePath(name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	path := h.opt.ConsolePath(name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return agentapi.Faultf(agentapi.FaultHypervisor, "console_dir: %v", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err == nil && h.opt.TapOwner != nil {
 		err = f.Chown(h.opt.TapOwner.UID, h.opt.TapOwner.GID)
 	}
@@ -453,10 +458,12 @@ func (h *Hypervisor) Define(s agentapi.GuestSpec, createDisk bool) error {
 			return agentapi.Faultf(agentapi.FaultHypervisor, "%v", err)
 		}
 		d, err = l.DomainDefineXML(string(text))
-		if err == nil {
-			h.remember(l, d, s)
+		if err != nil {
+			h.opt.removeTaps(s)
+			return err
 		}
-		return err
+		h.remember(l, d, s)
+		return nil
 	})
 }
 

@@ -42,6 +42,7 @@ func (o Options) makeTaps(s agentapi.GuestSpec) error {
 	}
 	for i := range s.MACs {
 		if err := makeTap(TapName(s.Name, i), nicBridge(s, i), o.TapOwner); err != nil {
+			o.removeTaps(s)
 			return err
 		}
 	}
@@ -81,6 +82,17 @@ func (h *Hypervisor) remakeTaps(l *libvirt.Libvirt, d libvirt.Domain) error {
 		}
 	}
 	return nil
+}
+
+// removeTaps deletes the TAPs makeTaps made for a spec whose definition
+// failed.
+func (o Options) removeTaps(s agentapi.GuestSpec) {
+	if o.NIC != NICTap {
+		return
+	}
+	for i := range s.MACs {
+		removeTap(TapName(s.Name, i))
+	}
 }
 
 // makeTap creates (or takes over) a persistent TAP, gives it to owner,
