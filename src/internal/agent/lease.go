@@ -116,6 +116,9 @@ func parseLease(v string) (d time.Duration, tok string, arm bool, err error) {
 	if err != nil {
 		return 0, "", false, errLeaseSyntax
 	}
+	if ms < 0 || ms > int64(24*time.Hour/time.Millisecond) {
+		return 0, "", false, errLeaseLength // before it could overflow a Duration
+	}
 	return time.Duration(ms) * time.Millisecond, f[1], len(f) == 2, nil
 }
 

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,4 +117,33 @@ func TestLeaseTokens(t *testing.T) {
 	if l.status().State != agentapi.LeaseNone {
 		t.Fatal("a refused renewal armed the lease")
 	}
+}
+
+// The lease header and the lease file are read from outside the process:
+// any input is refused or yields a lease within its bounds.
+func FuzzParseLease(f *testing.F) {
+	for _, s := range []string{"12000 00000001.aabb", "12000 x renew", "9223372036854775807 t", "-1 t", "1000", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		d, tok, _, err := parseLease(v)
+		if err == nil && (d < 0 || d > 24*time.Hour || tok == "") {
+			t.Fatalf("%q: %s %q", v, d, tok)
+		}
+	})
+}
+
+func FuzzReadLeaseFile(f *testing.F) {
+	f.Add(leaseMagic + "\nboot_id " + bootID() + "\nexpires_ns 5\nlength_ns 7\n")
+	f.Add("garbage")
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, text string) {
+		p := filepath.Join(dir, "lease")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok, err := readLeaseFile(p); ok && err != nil {
+			t.Fatalf("ok with an error: %v", err)
+		}
+	})
 }
