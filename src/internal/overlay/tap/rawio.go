@@ -7,15 +7,12 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rocksclusters/vcluster/src/internal/overlay/rawio"
 )
 
 // rawIO is one direction of a descriptor's packet I/O: read(2) or write(2)
-// made as raw system calls inside syscall.RawConn, which waits in Go's
-// netpoller when the call would block. A raw call skips the runtime's
-// syscall bookkeeping: after every idle period the first ordinary
-// syscall wakes the runtime's monitor thread (sysmon), a futex wake and an
-// inter-processor interrupt on the packet's critical path. These calls
-// never block, so the runtime need not know about them. Its state is
+// as raw system calls (package rawio) inside syscall.RawConn. Its state is
 // allocated once (the callback is a method value made at init), so a call
 // does not allocate. One goroutine at a time uses a rawIO.
 type rawIO struct {
@@ -37,23 +34,9 @@ func (r *rawIO) init(rc syscall.RawConn, trap uintptr) {
 }
 
 func (r *rawIO) call(fd uintptr) bool {
-	if r.hold != nil {
-		r.hold.Lock()
-	}
-	for {
-		n, _, e := unix.RawSyscall(r.trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.b))), uintptr(len(r.b)))
-		if e == unix.EINTR {
-			continue
-		}
-		r.n, r.err = int(n), e
-		if e == unix.EAGAIN && r.wait {
-			if r.hold != nil {
-				r.hold.Unlock() // not while waiting
-			}
-			return false
-		}
-		return true
-	}
+	n, e, done := rawio.Call(r.trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(r.b))), uintptr(len(r.b)), r.wait, r.hold)
+	r.n, r.err = int(n), e
+	return done
 }
 
 // do reads or writes b; with wait it waits until the descriptor is ready.

@@ -7,14 +7,12 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rocksclusters/vcluster/src/internal/overlay/rawio"
 )
 
-// The packet path's sendmsg, recvmsg and recvmmsg are raw system calls made
-// inside syscall.RawConn, which waits in Go's netpoller when a call would
-// block. A raw call skips the runtime's syscall bookkeeping: after every
-// idle period the first ordinary syscall wakes the runtime's monitor
-// thread (sysmon), a futex wake and an inter-processor interrupt on the
-// packet's critical path. These calls never block. Each direction's state
+// The packet path's sendmsg, recvmsg and recvmmsg are raw system calls
+// (package rawio) inside syscall.RawConn. Each direction's state
 // is allocated once and guarded by its mutex (uncontended: one goroutine
 // sends data, one receives), so a call does not allocate.
 
@@ -43,14 +41,9 @@ func (s *sender) init() {
 }
 
 func (s *sender) call(fd uintptr) bool {
-	for {
-		_, _, e := unix.RawSyscall(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), 0)
-		if e == unix.EINTR {
-			continue
-		}
-		s.err = e
-		return e != unix.EAGAIN // wait until the socket can take more
-	}
+	_, e, done := rawio.Call(unix.SYS_SENDMSG, fd, uintptr(unsafe.Pointer(&s.msg)), 0, true, nil)
+	s.err = e
+	return done // EAGAIN: wait until the socket can take more
 }
 
 // send sends b to the IPv4 socket to, as datagrams of seg bytes (UDP GSO)
@@ -108,23 +101,9 @@ func (r *receiver) init() {
 }
 
 func (r *receiver) call(fd uintptr) bool {
-	if r.hold != nil {
-		r.hold.Lock()
-	}
-	for {
-		n, _, e := unix.RawSyscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0)
-		if e == unix.EINTR {
-			continue
-		}
-		r.n, r.err = int(n), e
-		if e == unix.EAGAIN && r.wait {
-			if r.hold != nil {
-				r.hold.Unlock() // not while waiting
-			}
-			return false
-		}
-		return true
-	}
+	n, e, done := rawio.Call(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&r.msg)), 0, r.wait, r.hold)
+	r.n, r.err = int(n), e
+	return done
 }
 
 func (r *receiver) callBatch(fd uintptr) bool {
