@@ -33,6 +33,7 @@ need "$BIN"/rocks-vcluster "$BIN"/vcluster-agent "$BIN"/vcluster-edge \
 for d in vcluster-agent vcluster-edge vcluster-supernode vclusterd; do
 	need roll/init.d/$d roll/systemd/$d.service roll/sysconfig/$d
 done
+need roll/init.d/vcluster-agent-fence roll/systemd/vcluster-agent-fence.service
 [ "$missing" -eq 0 ] || { echo "build-rpms: run \`make build\` first, or finish the parts named above" >&2; exit 1; }
 
 # The roll XML, as Rocks' Rolls.mk writes it.

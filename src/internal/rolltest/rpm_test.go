@@ -212,7 +212,9 @@ func TestRPMFileLists(t *testing.T) {
 			files = append(files, "/etc/vcluster/edge.toml", "/etc/vcluster/edge.key")
 			configs = append(configs, "/etc/vcluster/edge.toml", "/etc/vcluster/edge.key")
 		case "vcluster-agent":
-			files = append(files, "/etc/vcluster/agent.toml", "/etc/vcluster/site.key")
+			// The lease watchdog: its own units, so it outlives the agent's.
+			files = append(files, "/etc/vcluster/agent.toml", "/etc/vcluster/site.key",
+				"/etc/rc.d/init.d/vcluster-agent-fence", "/usr/lib/systemd/system/vcluster-agent-fence.service")
 			configs = append(configs, "/etc/vcluster/agent.toml", "/etc/vcluster/site.key")
 		case "vclusterd":
 			files = append(files, "/etc/vcluster/vclusterd.toml")
