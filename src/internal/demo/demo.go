@@ -24,8 +24,8 @@ type Config struct {
 	Cache     string          // prepared compounds (default build/workload)
 	Progress  io.Writer       // default os.Stdout
 	Guests    string          // GuestsNS (default) or GuestsVM
-	// Relocate (VM guests): after the batches a container dies and its
-	// guest must come back as a new VM elsewhere (default on with VMs).
+	// NoRelocate skips the VM guests' last step: a container dies and its
+	// guest must come back as a new VM elsewhere.
 	NoRelocate bool
 	// Hold, when set, is called with the running cluster after the report
 	// and before clean-up (the program's -keep waits there for Ctrl-C).

@@ -90,7 +90,7 @@ munged --force --socket=/run/munge/munge.sock --key-file=/etc/munge/munge.key \
 	echo "munged or slurmd failed: $(tail -n 1 /var/log/munged.log) | $(tail -n 1 "$share/slurm-logs/slurmd-$name.log")"
 `
 
-// PeerLine is one line of the peers file: a guest and its overlay address.
+// peerLines is the peers file: each guest and its overlay address.
 func peerLines(gs []*Guest) []byte {
 	var b strings.Builder
 	for _, g := range gs {

@@ -36,7 +36,7 @@ const KickstartPort = 8679
 // munged, slurmd and one Vina.
 const VMMemMB = 768
 
-// Guests is the kind of compute guests, GuestsNS when empty.
+// vm reports whether the options ask for VM guests.
 func (o Options) vm() bool { return o.Guests == GuestsVM }
 
 // VM reports whether this cluster's compute guests are real VMs.
