@@ -272,7 +272,9 @@ func TestDrainAndRetire(t *testing.T) {
 		t.Fatalf("second drain:\n%s", out)
 	}
 	// disabled: its guests stay where they are.
-	out = bedMust(t, b, "set", "vcluster", "container", "B/vm-container-b-0", "state=disabled")
+	if out = bedMust(t, b, "set", "vcluster", "container", "B/vm-container-b-0", "state=disabled"); !strings.Contains(out, "active -> disabled") {
+		t.Fatalf("disable:\n%s", out)
+	}
 	bedMust(t, b, "sync", "vcluster", "vc1")
 	for g, cs := range b.Running(t) {
 		if strings.HasPrefix(g, "vm-vc1-") && cs[0] == "A/vm-container-a-1" {
