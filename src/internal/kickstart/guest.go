@@ -147,7 +147,7 @@ func hostAttrs(ctx context.Context, d *sql.DB, host string) (map[string]string, 
 		if shadow.Valid {
 			attrs[k] = shadow.String
 		} else {
-			attrs[k] = v.String
+			attrs[k] = AttrValue(v) // a NULL is "None", as Rocks renders it
 		}
 		return nil
 	})

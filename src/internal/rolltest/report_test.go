@@ -63,6 +63,17 @@ func TestReportVclusterKickstart(t *testing.T) {
 		"vcluster_supernode": "198.18.0.1:7654", "vcluster_protocol": "native",
 		"vcluster_ip": "100.64.0.6/24", "vcluster_mac": "02:5c:00:00:00:06", "vcluster_mtu": "1400",
 	})
+	// A NULL value renders as Rocks renders it, "None", which the guest
+	// checks then refuse by name (not an empty MTU slipping through).
+	addGuest(t, d, "vm-null-0", map[string]string{
+		"vcluster_name": "null", "vcluster_community": "vc-null", "vcluster_key": reportKey,
+		"vcluster_supernode": "198.18.0.1:7654", "vcluster_protocol": "native",
+		"vcluster_ip": "100.64.0.7/24", "vcluster_mac": "02:5c:00:00:00:07", "vcluster_mtu": "1400",
+	})
+	if _, err := d.Exec(`UPDATE attributes a JOIN catindex ci ON ci.ID = a.Catindex
+		SET a.Value = NULL WHERE ci.Name = 'vm-null-0' AND a.Attr = 'vcluster_mtu'`); err != nil {
+		t.Fatal(err)
+	}
 	node := "nodefile=" + filepath.Join(repo(t), "nodes", "vcluster-guest.xml")
 	bin := binaries.Path(t, "rocks-vcluster")
 	run := func(args ...string) (string, string, error) {
@@ -94,6 +105,7 @@ func TestReportVclusterKickstart(t *testing.T) {
 		{[]string{"report", "vcluster", "kickstart", "nosuch", node}, "unknown host"},
 		{[]string{"report", "vcluster", "kickstart", "frontend", node}, "not a vcluster guest"},
 		{[]string{"report", "vcluster", "kickstart", "vm-bad-0", node}, "vcluster_community"},
+		{[]string{"report", "vcluster", "kickstart", "vm-null-0", node}, `"None"`},
 		{[]string{"report", "vcluster", "kickstart", "vm-demo-0", "nodefile=/nonexistent.xml"}, "cannot read"},
 	} {
 		out, stderr, err := run(c.args...)
