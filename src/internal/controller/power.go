@@ -120,9 +120,12 @@ func (c *Controller) Stop(ctx context.Context, names []string, timeout time.Dura
 	}
 	// A copy elsewhere (a move the old container never confirmed) that
 	// this reconcile could not destroy may still run: not stopped yet.
+	// On a container vclusterd declared dead it is fenced (its lease ran
+	// out before the declaration), as reconcile counts it.
 	err = db.Rows(c.db.QueryContext(ctx, `SELECT p.Name, CONCAT(s.Name, '/', ct.Host) FROM vc_copies p
 		JOIN vc_vms v ON v.Name = p.Name JOIN vc_containers ct ON ct.ID = p.Container JOIN vc_sites s ON s.ID = ct.Site
-		WHERE p.Container <> v.Container AND p.Name IN (`+db.Placeholders(len(names))+`)`, db.Args(names)...)).Each(func(r *sql.Rows) error {
+		LEFT JOIN vc_health h ON h.Container = p.Container
+		WHERE p.Container <> v.Container AND IFNULL(h.Status, 'alive') <> 'dead' AND p.Name IN (`+db.Placeholders(len(names))+`)`, db.Args(names)...)).Each(func(r *sql.Rows) error {
 		var name, at string
 		if err := r.Scan(&name, &at); err != nil {
 			return err

@@ -27,7 +27,9 @@ import (
 // its QEMU process is killed and `rocks list vcluster status` shows it
 // down, `rocks sync vcluster` boots it again; its container dies and
 // vclusterd relocates it, the new VM (same MAC and overlay address)
-// answers again; a signed destroy leaves no QEMU process.
+// answers again; `rocks stop vcluster` shuts it down through ACPI (its own
+// power-off line) and `rocks start vcluster` boots it on the same
+// container; a signed destroy leaves no QEMU process.
 func TestVMGuest(t *testing.T) {
 	binaries.RequireRoot(t)
 	binaries.Require(t, "ip", "tc", "ping", "unshare", "chroot", "nsenter", "mariadbd", "mariadb-install-db",
@@ -107,6 +109,41 @@ func TestVMGuest(t *testing.T) {
 		t.Logf("relocation: %s", r)
 		if r.Answer <= 0 || r.Answer < r.Ready || r.Ready < r.Moved {
 			t.Fatalf("times out of order: %+v", r)
+		}
+	})
+
+	t.Run("stop shuts the VM down through ACPI and start boots it in place", func(t *testing.T) {
+		g := c.VMs()[0]
+		ct := c.Container(g.Site, g.Container)
+		pid := ct.Libvirt.GuestPID(g.Name)
+		if pid == 0 {
+			t.Fatalf("no QEMU process for %s on %s", g.Name, g.Container)
+		}
+		console := c.ConsolePath(ct, g.Name)
+		out, err := c.Rocks(ctx, "stop", "vcluster", ClusterName, "host="+g.Name, "timeout=90")
+		if err != nil || !strings.Contains(out, "stopped "+g.Name) {
+			t.Fatalf("stop: %v\n%s", err, out)
+		}
+		if libvirtd.IsQEMU(pid) {
+			t.Fatalf("QEMU %d still runs after rocks stop vcluster", pid)
+		}
+		// The guest's own power-off line: ACPI shut it down, not a destroy.
+		if log, _ := os.ReadFile(console); !strings.Contains(string(log), "vcluster-guest: power off name="+g.Name) {
+			t.Errorf("%s's console has no power-off line: stopped by destroy, not by the guest", g.Name)
+		}
+		g.Console = console
+		g.Rebooting()
+		if out, err := c.Rocks(ctx, "start", "vcluster", ClusterName, "host="+g.Name); err != nil {
+			t.Fatalf("start: %v\n%s", err, out)
+		}
+		if err := c.followConsoles(ctx, []*Guest{g}, 4*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if p := ct.Libvirt.GuestPID(g.Name); p == 0 || p == pid {
+			t.Fatalf("QEMU after start: pid %d (was %d) on %s", p, pid, g.Container)
+		}
+		if err := waitPing(ctx, fe.Host, g.Overlay.String(), time.Minute); err != nil {
+			t.Fatalf("restarted %s does not answer on the overlay: %v", g.Name, err)
 		}
 	})
 
