@@ -6,14 +6,16 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/rocksclusters/vcluster/src/internal/testenv/netns"
 )
 
 // dialIn opens a TCP connection from inside network namespace ns (a name
 // under /run/netns): the socket is made on an OS thread switched into ns
-// (inNetns) and keeps working after the thread switches back.
+// (netns.Do) and keeps working after the thread switches back.
 func dialIn(ctx context.Context, ns, network, addr string) (net.Conn, error) {
 	var c net.Conn
-	err := inNetns(ns, func() error {
+	err := netns.Do(ns, func() error {
 		d := net.Dialer{Timeout: 5 * time.Second}
 		var err error
 		c, err = d.DialContext(ctx, network, addr)

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
+	"github.com/rocksclusters/vcluster/src/internal/testenv/netns"
 )
 
 // Guest kinds: how the demo runs its compute guests.
@@ -102,54 +100,12 @@ func (c *Cluster) chownQEMU(p string) error {
 // namespace: QEMU inherits it and opens the TAP the agent made there.
 func openQEMU(ns string) (*libvirtd.Daemon, error) {
 	var d *libvirtd.Daemon
-	err := inNetns(ns, func() error {
+	err := netns.Do(ns, func() error {
 		var err error
 		d, err = libvirtd.OpenQEMU()
 		return err
 	})
 	return d, err
-}
-
-// inNetns runs f on an OS thread switched into network namespace ns (a
-// name under /run/netns); processes f starts are born there. The thread
-// goes back to its namespace afterwards, or is retired if it cannot.
-// The thread stays alive as long as the program (children started with
-// a parent-death signal die with the thread that started them).
-func inNetns(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %v", ns, err)
-			return
-		}
-		err = f()
-		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		// Never reused in the wrong namespace, and never ended either:
-		// what f started dies with this thread (parent-death signal).
-		errc <- err
-		select {}
-	}()
-	return <-errc
 }
 
 // agentVMConfig is what a VM container's agent.toml adds (contract A3):
