@@ -120,24 +120,32 @@ func (c *Controller) Stop(ctx context.Context, names []string, timeout time.Dura
 	}
 	// A copy elsewhere (a move the old container never confirmed) that
 	// this reconcile could not destroy may still run: not stopped yet.
-	// On a container vclusterd declared dead it is fenced (its lease ran
-	// out before the declaration), as reconcile counts it.
-	err = db.Rows(c.db.QueryContext(ctx, `SELECT p.Name, CONCAT(s.Name, '/', ct.Host) FROM vc_copies p
-		JOIN vc_vms v ON v.Name = p.Name JOIN vc_containers ct ON ct.ID = p.Container JOIN vc_sites s ON s.ID = ct.Site
-		LEFT JOIN vc_health h ON h.Container = p.Container
-		WHERE p.Container <> v.Container AND IFNULL(h.Status, 'alive') <> 'dead' AND p.Name IN (`+db.Placeholders(len(names))+`)`, db.Args(names)...)).Each(func(r *sql.Rows) error {
-		var name, at string
-		if err := r.Scan(&name, &at); err != nil {
-			return err
+	// The same rule as fenced: a copy on a dead container is fenced.
+	after, err := Load(ctx, c.db)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range out {
+		if out[i].State != PowerStopped {
+			continue
 		}
-		for i := range out {
-			if out[i].Guest == name && out[i].State == PowerStopped {
-				out[i].State, out[i].Why = PowerStopping, "an old copy on "+at+" is not confirmed destroyed; rocks sync vcluster destroys it when that container answers"
-			}
+		if ct := liveCopyElsewhere(after, out[i].Guest); ct != nil {
+			out[i].State, out[i].Why = PowerStopping, "an old copy on "+ct.Name()+" is not confirmed destroyed; rocks sync vcluster destroys it when that container answers"
 		}
-		return nil
-	})
+	}
 	return out, rep, err
+}
+
+// liveCopyElsewhere is a container other than the guest's own that may
+// still hold a copy of it and is not confirmed dead, or nil.
+func liveCopyElsewhere(st *State, name string) *Container {
+	g := st.Guests[name]
+	for _, id := range st.Copies[name] {
+		if ct := st.Containers[id]; ct != nil && !ct.Dead && (g == nil || id != g.Container) {
+			return ct
+		}
+	}
+	return nil
 }
 
 // upNow is which of the guests a survey found running, per container.
