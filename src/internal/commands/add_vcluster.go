@@ -2,7 +2,6 @@ package commands
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/rocksclusters/vcluster/src/internal/placement"
 	"github.com/rocksclusters/vcluster/src/internal/rockscmd"
@@ -76,13 +75,7 @@ func addVcluster(c *rockscmd.Context) error {
 	if s.DryRun, err = c.BoolParam("dryrun"); err != nil {
 		return err
 	}
-	if v := c.Param("sites"); v != "" {
-		for _, x := range strings.Split(v, ",") {
-			if x = strings.TrimSpace(x); x != "" {
-				s.Sites = append(s.Sites, x)
-			}
-		}
-	}
+	s.Sites = splitList(c.Param("sites"))
 	if err := s.validate(); err != nil {
 		return err
 	}
