@@ -49,7 +49,10 @@ const reservedSQL = `(v.State = 'off' AND v.Reserve = 'yes')`
 
 // liveContainersSQL is the candidates query of `add vcluster`, of
 // relocation, of the manual move and of the load refresh: containers that
-// are alive and active (rocks set vcluster container ... state=).
+// are alive, active (rocks set vcluster container ... state=) and of role
+// 'compute'. A 'frontend' container (a site's physical frontend) hosts
+// only its site's virtual frontends, which add vcluster puts there
+// itself (FrontendHost) and which never move.
 const liveContainersSQL = `SELECT c.ID, c.Site, IFNULL(c.Node, 0), s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile,
 	c.CPUs, c.Mem, l.CPUs, l.Load1, l.FreeMem, l.Reported IS NOT NULL,
 	IFNULL(TIMESTAMPDIFF(SECOND, l.Reported, UTC_TIMESTAMP()), 0),
@@ -59,7 +62,7 @@ const liveContainersSQL = `SELECT c.ID, c.Site, IFNULL(c.Node, 0), s.Name, c.Hos
 	FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
 	LEFT JOIN vc_load l ON l.Container = c.ID
 	LEFT JOIN vc_health h ON h.Container = c.ID
-	WHERE IFNULL(h.Status, 'alive') = 'alive' AND c.State = 'active'
+	WHERE IFNULL(h.Status, 'alive') = 'alive' AND c.State = 'active' AND c.Role = 'compute'
 	ORDER BY s.Name, c.Host`
 
 // LiveContainers reads every live container, by site name then host.
@@ -78,4 +81,24 @@ func LiveContainers(ctx context.Context, q Querier) ([]LiveContainer, error) {
 		return nil
 	})
 	return out, err
+}
+
+// FrontendHost is a site's container of role 'frontend': its physical
+// frontend, which hosts the site's virtual frontends (rocks add vcluster
+// container ... role=frontend; at most one per site).
+type FrontendHost struct {
+	ID   int64
+	Node int64 // nodes.ID of the host (0: not linked to a Rocks host)
+	Host string
+}
+
+// SiteFrontendHost reads site's frontend container; ok is false when the
+// site has none (its virtual frontends are then not managed: Container NULL).
+func SiteFrontendHost(ctx context.Context, q Querier, site int64) (fh FrontendHost, ok bool, err error) {
+	err = Rows(q.QueryContext(ctx, `SELECT ID, IFNULL(Node, 0), Host FROM vc_containers
+		WHERE Site = ? AND Role = 'frontend' ORDER BY ID LIMIT 1`, site)).Each(func(r *sql.Rows) error {
+		ok = true
+		return r.Scan(&fh.ID, &fh.Node, &fh.Host)
+	})
+	return fh, ok, err
 }
