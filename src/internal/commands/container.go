@@ -20,7 +20,11 @@ func init() {
 		Verb: "add", Noun: []string{"vcluster", "container"},
 		Description: `Register a VM container of a site: a host running vcluster-agent that
 boots guests. Until the container reports its load, placement uses the
-declared cpus= and mem= (and warns).`,
+declared cpus= and mem= (and warns). role=frontend registers the site's
+physical frontend as the host of the site's virtual frontends (as Rocks
+runs a virtual cluster's frontend VM on the physical frontend): add
+vcluster puts the home site's virtual frontend there, managed like any
+guest, and placement never puts a compute guest there.`,
 		Args: []rockscmd.Arg{
 			{Name: "SITE", Doc: "A site registered with 'rocks add vcluster site'."},
 			{Name: "HOST", Doc: "The container's host name (e.g. vm-container-0-0)."},
@@ -29,16 +33,20 @@ declared cpus= and mem= (and warns).`,
 			{Name: "agent", Doc: "The agent's address, HOST or HOST:PORT (required); the port defaults to the site's agent-port. https://HOST[:PORT] when the agent serves TLS (tls_cert in its agent.toml); its certificate is checked against the site's ca= file."},
 			{Name: "cpus", Default: "0", Doc: "Declared CPUs (used until the container reports)."},
 			{Name: "mem", Default: "0", Doc: "Declared memory for guests in MiB (used until the container reports)."},
+			{Name: "role", Default: "compute", Doc: "compute (takes placed guests) or frontend (the site's physical frontend, hosting its virtual frontends; at most one per site)."},
 		},
 		Examples: []rockscmd.Example{{
 			Cmd: "add vcluster container B vm-container-0-0 agent=198.18.1.10 cpus=8 mem=16384",
 			Doc: "Register a container of site B.",
+		}, {
+			Cmd: "add vcluster container A frontend-0 agent=10.1.1.1 role=frontend",
+			Doc: "Let site A's physical frontend host its virtual frontends.",
 		}},
 		Run: addContainer,
 	})
 	rockscmd.Register(&rockscmd.Command{
 		Verb: "list", Noun: []string{"vcluster", "container"},
-		Description: "List the VM containers of all sites with their state (active, drain, disabled), latest load report and guest count.",
+		Description: "List the VM containers of all sites with their role (compute, frontend), state (active, drain, disabled), latest load report and guest count.",
 		Args:        []rockscmd.Arg{{Name: "SITE", Optional: true, Doc: "Only this site."}},
 		Examples:    []rockscmd.Example{{Cmd: "list vcluster container"}},
 		Run:         listContainers,
@@ -92,6 +100,10 @@ func addContainer(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
+	role := c.Param("role")
+	if role != RoleCompute && role != RoleFrontend {
+		return fmt.Errorf("role=%q: want compute or frontend", role)
+	}
 	d, err := c.DB()
 	if err != nil {
 		return err
@@ -120,16 +132,58 @@ func addContainer(c *rockscmd.Context) error {
 			return err
 		}
 	}
-	_, err = d.ExecContext(c.Ctx, "INSERT INTO vc_containers (Site, Host, Node, Agent, CPUs, Mem) VALUES (?, ?, ?, ?, ?, ?)",
-		siteID, host, node, agent, cpus, mem)
+	err = insertContainer(c, d, newContainer{site: int64(siteID), siteName: site, host: host, node: node, agent: agent, cpus: cpus, mem: mem, role: role})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Out, "added container %s at site %s (agent %s, %d cpus, %d MiB declared, role %s)\n", host, site, agent, cpus, mem, role)
+	return nil
+}
+
+// Container roles (vc_containers.Role).
+const (
+	RoleCompute  = "compute"  // takes placed guests
+	RoleFrontend = "frontend" // the site's physical frontend: hosts its virtual frontends only
+)
+
+type newContainer struct {
+	site           int64
+	siteName, host string
+	node           sql.NullInt64
+	agent, role    string
+	cpus, mem      int
+}
+
+// insertContainer writes the row. A frontend container is checked to be
+// its site's only one with the site's row locked, so that two concurrent
+// adds cannot both pass the check.
+func insertContainer(c *rockscmd.Context, d *sql.DB, r newContainer) error {
+	tx, err := d.BeginTx(c.Ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if r.role == RoleFrontend {
+		if _, err := tx.ExecContext(c.Ctx, "SELECT ID FROM vc_sites WHERE ID = ? FOR UPDATE", r.site); err != nil {
+			return err
+		}
+		fh, ok, err := db.SiteFrontendHost(c.Ctx, tx, r.site)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("site %s already has a frontend container, %s: a site has one physical frontend", r.siteName, fh.Host)
+		}
+	}
+	_, err = tx.ExecContext(c.Ctx, "INSERT INTO vc_containers (Site, Host, Node, Agent, CPUs, Mem, Role) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		r.site, r.host, r.node, r.agent, r.cpus, r.mem, r.role)
 	if db.IsDuplicate(err) {
-		return fmt.Errorf("container %s already exists at site %s", host, site)
+		return fmt.Errorf("container %s already exists at site %s", r.host, r.siteName)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Out, "added container %s at site %s (agent %s, %d cpus, %d MiB declared)\n", host, site, agent, cpus, mem)
-	return nil
+	return tx.Commit()
 }
 
 func unknownSite(c *rockscmd.Context, d *sql.DB, site string) error {
@@ -149,7 +203,7 @@ func listContainers(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	q := `SELECT c.Host, s.Name, c.State, c.Agent, c.CPUs, c.Mem, l.Load1, l.FreeMem, l.Reported,
+	q := `SELECT c.Host, s.Name, c.Role, c.State, c.Agent, c.CPUs, c.Mem, l.Load1, l.FreeMem, l.Reported,
 		(SELECT COUNT(*) FROM vc_vms v WHERE v.Container = c.ID)
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site
 		LEFT JOIN vc_load l ON l.Container = c.ID`
@@ -158,14 +212,14 @@ func listContainers(c *rockscmd.Context) error {
 		q += " WHERE s.Name = ?"
 		args = append(args, c.Args[0])
 	}
-	t := rockscmd.NewTable(c.Out, "container", "site", "state", "agent", "cpus", "mem", "load", "free-mem", "reported", "guests")
+	t := rockscmd.NewTable(c.Out, "container", "site", "role", "state", "agent", "cpus", "mem", "load", "free-mem", "reported", "guests")
 	err = db.Rows(d.QueryContext(c.Ctx, q+" ORDER BY s.Name, c.Host", args...)).Each(func(rows *sql.Rows) error {
-		var host, site, state, agent string
+		var host, site, role, state, agent string
 		var cpus, mem, guests int
 		var load sql.NullFloat64
 		var free sql.NullInt64
 		var rep sql.NullTime
-		if err := rows.Scan(&host, &site, &state, &agent, &cpus, &mem, &load, &free, &rep, &guests); err != nil {
+		if err := rows.Scan(&host, &site, &role, &state, &agent, &cpus, &mem, &load, &free, &rep, &guests); err != nil {
 			return err
 		}
 		var l, f, r any
@@ -174,7 +228,7 @@ func listContainers(c *rockscmd.Context) error {
 		} else {
 			r = "never"
 		}
-		t.Row(host, site, state, agent, cpus, mem, l, f, r, guests)
+		t.Row(host, site, role, state, agent, cpus, mem, l, f, r, guests)
 		return nil
 	})
 	if err != nil {

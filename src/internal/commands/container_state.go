@@ -24,7 +24,8 @@ rules of rocks move vcluster host (each old copy destroyed before the new
 one starts; a stopped guest moves and stays stopped), reporting each move.
 disabled: placement skips it; its guests stay and keep running. Draining
 the last active container of a site that holds guests is allowed, with a
-warning: they leave the site.`,
+warning: they leave the site. A frontend container (role=frontend) cannot
+drain: its virtual frontends never move.`,
 		Args: []rockscmd.Arg{{Name: "CONTAINER", Doc: "SITE/HOST (or HOST when only one site has it)."}},
 		Params: []rockscmd.Param{
 			{Name: "state", Doc: "active, drain or disabled (required)."},
@@ -83,6 +84,11 @@ func setContainer(c *rockscmd.Context) error {
 	}
 	defer tx.Rollback()
 	id, name, old, site := ct.id, ct.name, ct.state, ct.site
+	// A frontend container's guests are virtual frontends, which never
+	// move: a drain would never end.
+	if state == controller.StateDrain && ct.role == RoleFrontend {
+		return fmt.Errorf("container %s is its site's frontend container: its virtual frontends never move, so it cannot drain", name)
+	}
 	guests, err := db.Column[string](tx.QueryContext(c.Ctx, "SELECT Name FROM vc_vms WHERE Container = ? ORDER BY Name", id))
 	if err != nil {
 		return err
@@ -95,7 +101,7 @@ func setContainer(c *rockscmd.Context) error {
 		return err
 	}
 	var others int
-	if err := tx.QueryRowContext(c.Ctx, "SELECT COUNT(*) FROM vc_containers WHERE Site = ? AND State = 'active'", site).Scan(&others); err != nil {
+	if err := tx.QueryRowContext(c.Ctx, "SELECT COUNT(*) FROM vc_containers WHERE Site = ? AND State = 'active' AND Role = 'compute'", site).Scan(&others); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -136,8 +142,8 @@ func removeContainer(c *rockscmd.Context) error {
 
 // containerRow is one container as set and remove see it.
 type containerRow struct {
-	id, site    int64
-	name, state string // name: "site/host"
+	id, site          int64
+	name, state, role string // name: "site/host"
 }
 
 // lockedContainer checks the SITE/HOST argument, finds the container and
@@ -159,8 +165,8 @@ func lockedContainer(c *rockscmd.Context, spec string) (*sql.Tx, containerRow, e
 	if err != nil {
 		return nil, r, err
 	}
-	if err := tx.QueryRowContext(c.Ctx, `SELECT CONCAT(s.Name, '/', c.Host), c.State, c.Site FROM vc_containers c
-		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ? FOR UPDATE`, r.id).Scan(&r.name, &r.state, &r.site); err != nil {
+	if err := tx.QueryRowContext(c.Ctx, `SELECT CONCAT(s.Name, '/', c.Host), c.State, c.Role, c.Site FROM vc_containers c
+		JOIN vc_sites s ON s.ID = c.Site WHERE c.ID = ? FOR UPDATE`, r.id).Scan(&r.name, &r.state, &r.role, &r.site); err != nil {
 		tx.Rollback()
 		if errors.Is(err, sql.ErrNoRows) {
 			err = fmt.Errorf("container %q was removed meanwhile", spec)

@@ -172,8 +172,7 @@ func plan(s *Spec, inv *inventory) (*Result, error) {
 
 	// The guests: the virtual frontend (on the home frontend), then computes.
 	if s.Frontend {
-		res.Guests = append(res.Guests, Guest{Name: s.Name, Role: "frontend", Site: inv.home.name, siteID: inv.home.id,
-			physNode: inv.rocks.physFE, Reason: "virtual frontend: runs on the home site's frontend"})
+		res.Guests = append(res.Guests, frontendGuest(s.Name, inv))
 	}
 	for i, ch := range p.Choices {
 		lc := &inv.live[ch.Index]
@@ -183,6 +182,22 @@ func plan(s *Spec, inv *inventory) (*Result, error) {
 		})
 	}
 	return res, address(res, inv)
+}
+
+// frontendGuest is the virtual frontend, on the home site's frontend:
+// managed by the controller on the site's frontend container when one is
+// registered (role=frontend), else not managed (Container NULL).
+func frontendGuest(name string, inv *inventory) Guest {
+	g := Guest{Name: name, Role: "frontend", Site: inv.home.name, siteID: inv.home.id,
+		physNode: inv.rocks.physFE, Reason: "virtual frontend: runs on the home site's frontend"}
+	if fh := inv.feHost; fh != nil {
+		g.Container, g.containerID = fh.Host, sql.NullInt64{Int64: fh.ID, Valid: true}
+		if fh.Node != 0 {
+			g.physNode = fh.Node
+		}
+		g.Reason = "virtual frontend: runs on the home site's frontend host " + fh.Host + ", managed"
+	}
+	return g
 }
 
 // address gives each guest its MACs (a virtual frontend two) and its

@@ -28,6 +28,7 @@ type inventory struct {
 	usedMACs  []string
 	usedIPs   []string // overlay addresses the cluster's guests hold (add vcluster host)
 	rocks     rocksIDs
+	feHost    *db.FrontendHost // the home site's frontend container, if registered
 }
 
 type siteRow struct {
@@ -58,6 +59,11 @@ func readInventory(ctx context.Context, tx *rt, s *Spec) (*inventory, error) {
 	}
 	if len(inv.cands) == 0 {
 		return nil, errors.New("no live VM containers (none registered, or vclusterd declared them all dead): rocks add vcluster container SITE HOST agent=ADDR")
+	}
+	if fh, ok, err := db.SiteFrontendHost(ctx, tx, inv.home.id); err != nil {
+		return nil, err
+	} else if ok {
+		inv.feHost = &fh
 	}
 	if inv.taken, err = overlaySubnets(ctx, tx); err != nil {
 		return nil, err

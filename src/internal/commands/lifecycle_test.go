@@ -253,7 +253,7 @@ func TestDrainAndRetire(t *testing.T) {
 		t.Fatalf("calls before %v after %v", calls, after)
 	}
 	out = bedMust(t, b, "list", "vcluster", "container", "A")
-	if !regexp.MustCompile(`(?m)^vm-container-a-0: A +drain `).MatchString(out) || !regexp.MustCompile(`(?m)^vm-container-a-1: A +active `).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^vm-container-a-0: A +compute +drain `).MatchString(out) || !regexp.MustCompile(`(?m)^vm-container-a-1: A +compute +active `).MatchString(out) {
 		t.Fatalf("list container:\n%s", out)
 	}
 	out = bedMust(t, b, "remove", "vcluster", "container", a0)

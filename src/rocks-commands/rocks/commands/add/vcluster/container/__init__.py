@@ -8,7 +8,11 @@ class Command(vcluster_exec.Command):
 	"""
 	Register a VM container of a site: a host running vcluster-agent that
 	boots guests. Until the container reports its load, placement uses the
-	declared cpus= and mem= (and warns).
+	declared cpus= and mem= (and warns). role=frontend registers the site's
+	physical frontend as the host of the site's virtual frontends (as Rocks
+	runs a virtual cluster's frontend VM on the physical frontend): add
+	vcluster puts the home site's virtual frontend there, managed like any
+	guest, and placement never puts a compute guest there.
 
 	<arg type='string' name='SITE' optional='0'>
 	A site registered with 'rocks add vcluster site'.
@@ -34,7 +38,16 @@ class Command(vcluster_exec.Command):
 	Default: 0.
 	</param>
 
+	<param type='ROLE' name='role' optional='1'>
+	compute (takes placed guests) or frontend (the site's physical frontend,
+	hosting its virtual frontends; at most one per site). Default: compute.
+	</param>
+
 	<example cmd='add vcluster container B vm-container-0-0 agent=198.18.1.10 cpus=8 mem=16384'>
 	Register a container of site B.
+	</example>
+
+	<example cmd='add vcluster container A frontend-0 agent=10.1.1.1 role=frontend'>
+	Let site A's physical frontend host its virtual frontends.
 	</example>
 	"""

@@ -6,8 +6,8 @@ RollName = "vcluster"
 
 class Command(vcluster_exec.UserCommand):
 	"""
-	List the VM containers of all sites with their state (active, drain,
-	disabled), latest load report and guest count.
+	List the VM containers of all sites with their role (compute, frontend),
+	state (active, drain, disabled), latest load report and guest count.
 
 	<arg type='string' name='SITE' optional='1'>
 	Only this site.

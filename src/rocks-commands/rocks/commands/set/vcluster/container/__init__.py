@@ -13,7 +13,9 @@ class Command(vcluster_exec.Command):
 	before the new one starts; a stopped guest moves and stays stopped),
 	reporting each move. disabled: placement skips it; its guests stay and
 	keep running. Draining the last active container of a site that holds
-	guests is allowed, with a warning: they leave the site.
+	guests is allowed, with a warning: they leave the site. A frontend
+	container (role=frontend) cannot drain: its virtual frontends never
+	move.
 
 	<arg type='string' name='CONTAINER' optional='0'>
 	SITE/HOST (or HOST when only one site has it).
