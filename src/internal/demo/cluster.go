@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -95,15 +96,18 @@ type Cluster struct {
 	out   io.Writer
 	outMu sync.Mutex
 
-	Dir       string
-	Repo      string
-	Bed       *testbed.Bed
-	DB        *mariadb.Server
-	DSN       string
-	Bin       map[string]string
-	Keys      map[string]string // site -> key file
-	Sites     []string
-	Conts     []*Container
+	Dir   string
+	Repo  string
+	Bed   *testbed.Bed
+	DB    *mariadb.Server
+	DSN   string
+	Bin   map[string]string
+	Keys  map[string]string // site -> key file
+	Sites []string
+	Conts []*Container // the VM containers, which take compute guests
+	// FEHost (VM guests only) is site A's physical frontend as the VM host
+	// of the virtual frontend (rocks add vcluster container ... role=frontend).
+	FEHost    *Container
 	Supernode *testbed.Proc
 	Subnet    string
 	Guests    []*Guest // the virtual frontend first, then compute guests by index
@@ -114,6 +118,7 @@ type Cluster struct {
 	Kernel  string
 	Initrd  string
 
+	askSeq  atomic.Int64 // probes through the VMs' hooks (probe.go)
 	closers []func()
 }
 
@@ -244,17 +249,8 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 	if err = c.startAgents(ctx); err != nil {
 		return nil, err
 	}
-	for _, ct := range c.Conts {
-		// Declared capacity: what the test driver's host can give, 2 CPUs
-		// and 4 GiB per container, until the agents' load reports land.
-		if _, err = c.Rocks(ctx, "add", "vcluster", "container", ct.Site, ct.Host.Name,
-			"agent="+ct.Host.Addr.String(), "cpus=2", fmt.Sprintf("mem=%d", ContainerMemMB)); err != nil {
-			return nil, err
-		}
-	}
-	c.Step("registered %d containers; rocks list vcluster container:", len(c.Conts))
-	if out, err := c.Rocks(ctx, "list", "vcluster", "container"); err == nil {
-		c.Print(out)
+	if err = c.registerContainers(ctx); err != nil {
+		return nil, err
 	}
 
 	a := c.Bed.Site(c.Sites[0])
@@ -270,8 +266,41 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 	return c, nil
 }
 
-// startAgents starts a private libvirtd and a vcluster-agent per container,
-// each agent trusting its site's key, and waits until each answers.
+// registerContainers runs `rocks add vcluster container` for each
+// container and, with VM guests, for A's frontend as the virtual
+// frontend's host (role=frontend).
+func (c *Cluster) registerContainers(ctx context.Context) error {
+	for _, ct := range c.containers() {
+		// Declared capacity: what the test driver's host can give, 2 CPUs
+		// and 4 GiB per container, until the agents' load reports land.
+		args := []string{"add", "vcluster", "container", ct.Site, ct.Host.Name,
+			"agent=" + ct.Host.Addr.String(), "cpus=2", fmt.Sprintf("mem=%d", ContainerMemMB)}
+		if ct == c.FEHost {
+			args = append(args, "role=frontend")
+			c.Step("rocks %s", strings.Join(args, " "))
+		}
+		if _, err := c.Rocks(ctx, args...); err != nil {
+			return err
+		}
+	}
+	c.Step("registered %d containers; rocks list vcluster container:", len(c.containers()))
+	if out, err := c.Rocks(ctx, "list", "vcluster", "container"); err == nil {
+		c.Print(out)
+	}
+	return nil
+}
+
+// containers are every VM host of the demo: the containers, then FEHost.
+func (c *Cluster) containers() []*Container {
+	if c.FEHost == nil {
+		return c.Conts
+	}
+	return append(append([]*Container(nil), c.Conts...), c.FEHost)
+}
+
+// startAgents starts a private libvirtd and a vcluster-agent per container
+// (and on A's frontend with VM guests), each agent trusting its site's
+// key, and waits until each answers.
 func (c *Cluster) startAgents(ctx context.Context) error {
 	for _, s := range c.Bed.Sites {
 		for _, h := range s.Containers {
@@ -281,11 +310,17 @@ func (c *Cluster) startAgents(ctx context.Context) error {
 	driver := "test:///default"
 	if c.VM() {
 		driver = libvirtd.QEMUURI + " in the container's namespace (TCG, TAP NICs, /usr and the share over 9p)"
+		a := c.Bed.Site(c.Sites0())
+		c.FEHost = &Container{Site: a.Name, Host: a.Frontend}
 	}
-	c.Step("VM containers: a private libvirtd (%s) and vcluster-agent on each of %d", driver, len(c.Conts))
+	all := c.containers()
+	c.Step("VM containers: a private libvirtd (%s) and vcluster-agent on each of %d", driver, len(all))
+	if c.FEHost != nil {
+		c.Step("and on site %s's frontend %s, the virtual frontend's VM host", c.FEHost.Site, c.FEHost.Host.Name)
+	}
 	// libvirtd start-up is short; a few at a time keep the machine usable.
-	err := parallel(ctx, len(c.Conts), 4, func(i int) error {
-		ct := c.Conts[i]
+	err := parallel(ctx, len(all), 4, func(i int) error {
+		ct := all[i]
 		var d *libvirtd.Daemon
 		var err error
 		if c.VM() {
@@ -299,7 +334,7 @@ func (c *Cluster) startAgents(ctx context.Context) error {
 		ct.Libvirt = d
 		return nil
 	})
-	for _, ct := range c.Conts {
+	for _, ct := range all {
 		if ct.Libvirt != nil {
 			c.defer_(ct.Libvirt.Stop)
 		}
@@ -307,12 +342,12 @@ func (c *Cluster) startAgents(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, ct := range c.Conts {
+	for _, ct := range all {
 		if err := c.StartAgent(ct); err != nil {
 			return err
 		}
 	}
-	return parallel(ctx, len(c.Conts), 8, func(i int) error { return c.waitAgent(ctx, c.Conts[i], 20*time.Second) })
+	return parallel(ctx, len(all), 8, func(i int) error { return c.waitAgent(ctx, all[i], 20*time.Second) })
 }
 
 // StartAgent (re)starts the container's agent on its underlay address.
@@ -404,9 +439,10 @@ func (c *Cluster) Sites0() string {
 	return c.Bed.Sites[0].Name
 }
 
-// Container returns the container of site named host, or nil.
+// Container returns the VM host (container or FEHost) of site named
+// host, or nil.
 func (c *Cluster) Container(site, host string) *Container {
-	for _, ct := range c.Conts {
+	for _, ct := range c.containers() {
 		if ct.Site == site && ct.Host.Name == host {
 			return ct
 		}

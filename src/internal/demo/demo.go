@@ -80,7 +80,7 @@ func (r *Report) String() string {
 	b.WriteString("---- vcluster demo report ----\n")
 	fmt.Fprintf(&b, "sites:        %d\n", r.Sites)
 	if r.VMs > 0 {
-		fmt.Fprintf(&b, "guests:       %d: %d QEMU VMs (booted by the agents, DHCP, kickstart over HTTP, edge) and the virtual frontend as a namespace\n", r.Guests, r.VMs)
+		fmt.Fprintf(&b, "guests:       %d, %d of them QEMU VMs booted by the agents (DHCP, kickstart over HTTP, edge); the virtual frontend's VM on site A's frontend\n", r.Guests, r.VMs)
 		fmt.Fprintf(&b, "boot:         %s\n", r.Boot)
 		if r.Idle != nil {
 			fmt.Fprintf(&b, "idle cost:    %s\n", r.Idle)

@@ -31,8 +31,9 @@ func (c *Cluster) Create(ctx context.Context, nodes int) error {
 func (c *Cluster) Sync(ctx context.Context) error {
 	args := []string{"sync", "vcluster", ClusterName}
 	if c.VM() {
-		// The agents plug each guest's TAP into the container's LAN bridge.
-		args = append(args, "bridge=br0")
+		// The agents plug each guest's TAPs into the host's LAN bridge,
+		// the virtual frontend's public NIC too (the bed has one LAN).
+		args = append(args, "bridge=br0", "public-bridge=br0")
 	}
 	c.Step("rocks %s", strings.Join(args, " "))
 	out, err := c.Rocks(ctx, args...)
@@ -72,8 +73,8 @@ func (c *Cluster) Hosts(ctx context.Context) ([]*Guest, error) {
 			ip = netip.PrefixFrom(a, 32)
 		}
 		g := &Guest{Name: r["host"], Role: r["role"], Site: r["site"], Container: r["container"], MAC: r["mac"], Overlay: ip.Addr()}
-		if g.Role == "frontend" || strings.HasPrefix(g.Container, "(") {
-			g.Container = ""
+		if strings.HasPrefix(g.Container, "(") {
+			g.Container = "" // "(SITE frontend)": a virtual frontend no container hosts
 		}
 		if g.Name == "" || g.Site == "" {
 			return nil, fmt.Errorf("list vcluster host: unreadable row %v", r)
@@ -86,8 +87,8 @@ func (c *Cluster) Hosts(ctx context.Context) ([]*Guest, error) {
 	return gs, nil
 }
 
-// CheckRunning asks every agent for its guests: each compute guest must run
-// on its container and on no other.
+// CheckRunning asks every agent for its guests: each guest placed on a
+// container (or on FEHost) must run there and nowhere else.
 func (c *Cluster) CheckRunning(ctx context.Context, hosts []*Guest) error {
 	want := map[string]string{} // guest -> site/container
 	for _, g := range hosts {
@@ -97,7 +98,7 @@ func (c *Cluster) CheckRunning(ctx context.Context, hosts []*Guest) error {
 	}
 	seen := map[string][]string{}
 	var dead []string
-	for _, ct := range c.Conts {
+	for _, ct := range c.containers() {
 		if done, _ := ct.Agent.Exited(); done {
 			dead = append(dead, ct.Site+"/"+ct.Host.Name)
 			continue
@@ -121,7 +122,7 @@ func (c *Cluster) CheckRunning(ctx context.Context, hosts []*Guest) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("after sync: %s", strings.Join(bad, "; "))
 	}
-	c.Step("agents report all %d compute guests running where the database says (%d containers asked)", len(want), len(c.Conts)-len(dead))
+	c.Step("agents report all %d managed guests running where the database says (%d agents asked)", len(want), len(c.containers())-len(dead))
 	return nil
 }
 

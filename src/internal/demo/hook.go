@@ -16,27 +16,23 @@ import (
 const HookName = ".vcluster-guest-up"
 
 // hookScript stands in for the services a Rocks node starts after its
-// install. It proves the overlay from inside the guest: once the demo has
-// written `peers` (every guest's name and overlay address), it pings each
-// peer and writes reach/<guest>. Then, once the demo has written
-// slurm/ready, it starts munged and slurmd from the host's /usr (the
-// guest's /usr over 9p) with the key and slurm.conf from the share. Its
-// output goes to the guest's console.
+// install. It runs for the guest's life, polling the share once a second:
+//   - once the demo has written `peers` (every guest's name and overlay
+//     address), it pings each peer and writes reach/<guest>;
+//   - once the demo has written slurm/ready, it starts munged and, on the
+//     guest named in slurm/controller (the virtual frontend), slurmctld,
+//     elsewhere slurmd, from the host's /usr (the guest's /usr over 9p)
+//     with the key and slurm.conf from the share;
+//   - whenever the demo asks (ask/<guest>: "<seq> <address>"), it pings
+//     the address once and answers (ask/<guest>.ans: "<seq> ok|fail"):
+//     the demo's probes of the overlay from inside a VM.
+//
+// Its output goes to the guest's console.
 const hookScript = `#!/bin/sh
 # vcluster test bed: run by each VM guest after READY (see src/internal/demo/hook.go).
 set -u
 name=$1 self=$2
 share=$(cd "$(dirname "$0")" && pwd)
-
-# wait_for FILE SECONDS
-wait_for() {
-	n=0
-	while [ ! -e "$1" ]; do
-		n=$((n + 1))
-		[ "$n" -gt "$2" ] && return 1
-		sleep 1
-	done
-}
 
 # reach PEER ADDR: up to five rounds of 3 pings, one peer at a time (the
 # first packets to a peer may go while the edges still learn each other
@@ -53,7 +49,8 @@ reach() {
 	echo "$1 fail"
 }
 
-if wait_for "$share/peers" 900; then
+# reach_all pings every peer and writes reach/<name>.
+reach_all() {
 	out=$(mktemp)
 	while read -r peer addr; do
 		[ "$peer" = "$name" ] || reach "$peer" "$addr"
@@ -61,33 +58,70 @@ if wait_for "$share/peers" 900; then
 	cp "$out" "$share/reach/$name.tmp" && mv "$share/reach/$name.tmp" "$share/reach/$name"
 	echo "reach: $(grep -c ' ok' "$out") of $(wc -l <"$out") peers answer"
 	rm -f "$out"
-fi
+}
 
-wait_for "$share/slurm/ready" 1800 || exit 0
-grep -q '^root:' /etc/passwd 2>/dev/null || echo 'root:x:0:0:root:/root:/bin/sh' >>/etc/passwd
-grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >>/etc/group
-mkdir -p /etc/munge /run/munge /var/lib/munge /var/log "/var/spool/slurmd/$name" /sys/fs/cgroup
+# answer one probe the demo asked for, if any.
+answer() {
+	q=$share/ask/$name
+	[ -e "$q" ] || return 0
+	read -r seq addr <"$q" || return 0
+	rm -f "$q"
+	r=fail
+	ping -c 1 -W 1 "$addr" >/dev/null 2>&1 && r=ok
+	echo "$seq $r" >"$q.tmp" && mv "$q.tmp" "$q.ans"
+}
+
+# slurm starts munged, then slurmctld (the controller) or slurmd.
+slurm() {
+	grep -q '^root:' /etc/passwd 2>/dev/null || echo 'root:x:0:0:root:/root:/bin/sh' >>/etc/passwd
+	grep -q '^root:' /etc/group 2>/dev/null || echo 'root:x:0:' >>/etc/group
+	mkdir -p /etc/munge /run/munge /var/lib/munge /var/log /etc/alternatives
+	# Debian's Slurm daemons (and the slurmstepd slurmd runs) are
+	# /etc/alternatives links, and /etc is the guest's own.
+	for d in slurmctld slurmd slurmstepd; do
+		[ -e "/etc/alternatives/$d" ] || ln -s "/usr/sbin/$d-wlm" "/etc/alternatives/$d"
+	done
+	cp "$share/slurm/munge.key" /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
+	munged --force --socket=/run/munge/munge.sock --key-file=/etc/munge/munge.key \
+		--pid-file=/run/munge/munged.pid --log-file=/var/log/munged.log --seed-file=/var/lib/munge/seed ||
+		{ echo "munged failed: $(tail -n 1 /var/log/munged.log)"; return; }
+	if [ "$(cat "$share/slurm/controller" 2>/dev/null)" = "$name" ]; then
+		mkdir -p /var/spool/slurmctld
+		slurmctld -f "$share/slurm/slurm.conf" && echo "slurmctld started on $name" ||
+			echo "slurmctld failed: $(tail -n 1 "$share/slurm-logs/slurmctld.log")"
+		return
+	fi
+	cgroups
+	mkdir -p "/var/spool/slurmd/$name"
+	slurmd -N "$name" -f "$share/slurm/slurm.conf" && echo "slurmd started as node $name" ||
+		echo "slurmd failed: $(tail -n 1 "$share/slurm-logs/slurmd-$name.log")"
+}
+
 # slurmd 22.05 refuses to start without cgroups; v1 hierarchies as on the
 # host (its cgroup/v2 plugin would want systemd over D-Bus).
-if ! mountpoint -q /sys/fs/cgroup; then
+cgroups() {
+	mountpoint -q /sys/fs/cgroup && return
+	mkdir -p /sys/fs/cgroup
 	mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup
 	for c in cpuset cpu cpuacct memory devices freezer pids none,name=systemd; do
 		d=${c#none,name=}
 		mkdir -p "/sys/fs/cgroup/$d" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$d"
 	done
-fi
-# Debian's slurmd and the slurmstepd it runs are /etc/alternatives links,
-# and /etc is the guest's own.
-mkdir -p /etc/alternatives
-for d in slurmd slurmstepd; do
-	[ -e "/etc/alternatives/$d" ] || ln -s "/usr/sbin/$d-wlm" "/etc/alternatives/$d"
+}
+
+reached= started=
+while :; do
+	if [ -z "$reached" ] && [ -e "$share/peers" ]; then
+		reach_all
+		reached=1
+	fi
+	if [ -z "$started" ] && [ -e "$share/slurm/ready" ]; then
+		slurm
+		started=1
+	fi
+	answer
+	sleep 1
 done
-cp "$share/slurm/munge.key" /etc/munge/munge.key && chmod 0400 /etc/munge/munge.key
-munged --force --socket=/run/munge/munge.sock --key-file=/etc/munge/munge.key \
-	--pid-file=/run/munge/munged.pid --log-file=/var/log/munged.log --seed-file=/var/lib/munge/seed &&
-	slurmd -N "$name" -f "$share/slurm/slurm.conf" &&
-	echo "slurmd started as node $name" ||
-	echo "munged or slurmd failed: $(tail -n 1 /var/log/munged.log) | $(tail -n 1 "$share/slurm-logs/slurmd-$name.log")"
 `
 
 // peerLines is the peers file: each guest and its overlay address.

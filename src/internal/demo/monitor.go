@@ -16,7 +16,7 @@ func (c *Cluster) StartMonitor() (*testbed.Proc, error) { return c.startMonitor(
 
 // startMonitor writes vclusterd.toml and starts vclusterd. With vm it is
 // also the guests' kickstart server (contract A5), defines relocated
-// guests on the containers' br0, and never moves guests for load: every
+// guests on the containers' br0 (every NIC), and never moves guests for load: every
 // container reports the one machine's load, which 14 TCG guests keep high.
 func (c *Cluster) startMonitor(vm bool) (*testbed.Proc, error) {
 	bin, err := binaries.Lookup("vclusterd")
@@ -27,7 +27,7 @@ func (c *Cluster) startMonitor(vm bool) (*testbed.Proc, error) {
 	// vclusterd.toml this machine may have in /etc.
 	text := "# vclusterd for the demo: every key not set here at its default (roll/etc/vclusterd.toml)\n"
 	if vm {
-		text += fmt.Sprintf("bridge = \"br0\"\noverload_load = 0.0\n\n[kickstart]\nlisten = %q\ndist_dir = %q\nnodefile = %q\n",
+		text += fmt.Sprintf("bridge = \"br0\"\npublic_bridge = \"br0\"\noverload_load = 0.0\n\n[kickstart]\nlisten = %q\ndist_dir = %q\nnodefile = %q\n",
 			":"+strconv.Itoa(KickstartPort), c.distDir(), filepath.Join(c.Repo, "nodes", "vcluster-guest.xml"))
 	}
 	conf := filepath.Join(c.Dir, "vclusterd.toml")

@@ -29,7 +29,8 @@ func (r *Relocation) String() string {
 // and its link. vclusterd must notice, place the guest on another
 // container and start it there; the new QEMU guest boots with the same
 // MAC and overlay address and must answer the virtual frontend's pings
-// on the overlay. It measures the time from the kill to each step.
+// on the overlay (from inside its VM, through its hook: up to a second
+// late). It measures the time from the kill to each step.
 func (c *Cluster) RelocateVM(ctx context.Context, victim *Guest, timeout time.Duration) (*Relocation, error) {
 	if !c.VM() || c.Monitor == nil {
 		return nil, errNotVM
@@ -73,7 +74,7 @@ func (c *Cluster) RelocateVM(ctx context.Context, victim *Guest, timeout time.Du
 		return r, err
 	}
 	r.Ready = moved.ReadyAt.Sub(killed)
-	if err := waitPing(ctx, fe.Host, moved.Overlay.String(), time.Until(deadline)); err != nil {
+	if err := c.WaitPing(ctx, fe, moved.Overlay.String(), time.Until(deadline)); err != nil {
 		return r, fmt.Errorf("relocated %s does not answer on the overlay: %v", moved.Name, err)
 	}
 	r.Answer = time.Since(killed)

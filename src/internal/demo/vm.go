@@ -14,12 +14,13 @@ import (
 
 // Guest kinds: how the demo runs its compute guests.
 const (
-	// GuestsVM: each compute guest is a QEMU virtual machine (TCG here)
-	// that its container's agent defines and starts through libvirt; it
-	// boots the project's guest image, takes a LAN address from its site
-	// frontend's DHCP server, fetches its kickstart from the home
-	// frontend's kickstart server and joins the overlay itself. The
-	// virtual frontend stays a namespace on site A's frontend.
+	// GuestsVM: each guest is a QEMU virtual machine (TCG here) that its
+	// host's agent defines and starts through libvirt: compute guests on
+	// the containers, the virtual frontend on site A's frontend (its VM
+	// host, as in Rocks). Each boots the project's guest image, takes a
+	// LAN address from its site frontend's DHCP server, fetches its
+	// kickstart from the home frontend's kickstart server and joins the
+	// overlay itself.
 	GuestsVM = "vm"
 	// GuestsNS: every guest is a network namespace on its container's LAN
 	// that runs its rendered kickstart in a throw-away root.
@@ -56,7 +57,7 @@ func (c *Cluster) prepareExport() error {
 			_ = os.RemoveAll(c.Export)
 		}
 	})
-	for _, d := range []string{"", "reach", "slurm", "slurm-logs", "runs"} {
+	for _, d := range []string{"", "reach", "ask", "slurm", "slurm-logs", "runs"} {
 		if err := c.mkShared(filepath.Join(c.Export, d)); err != nil {
 			return err
 		}

@@ -19,11 +19,13 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/testenv/libvirtd"
 )
 
-// TestVMGuest runs the chain on one real QEMU guest (TCG) on a small bed
+// TestVMGuest runs the chain on real QEMU guests (TCG) on a small bed
 // (site A with two containers, site B with one): `rocks sync vcluster`
-// signs define/start to the agent, the guest boots the project's image,
-// takes a DHCP lease, fetches its kickstart from vclusterd's server,
-// starts its edge and answers the virtual frontend on the overlay. Then:
+// signs define/start to the agents, the virtual frontend boots on A's
+// frontend (its VM host) and one compute guest on a container; each boots
+// the project's image, takes a DHCP lease, fetches its kickstart from
+// vclusterd's server and starts its edge, and the compute guest answers
+// the virtual frontend's pings on the overlay (from inside its VM). Then:
 // its QEMU process is killed and `rocks list vcluster status` shows it
 // down, `rocks sync vcluster` boots it again; its container dies and
 // vclusterd relocates it, the new VM (same MAC and overlay address)
@@ -62,14 +64,14 @@ func TestVMGuest(t *testing.T) {
 		t.Fatal(err)
 	}
 	vms, fe := c.VMs(), c.Frontend()
-	if len(vms) != 1 || fe == nil {
-		t.Fatalf("%d VMs, frontend %v", len(vms), fe)
+	if len(vms) != 2 || fe == nil || !fe.VM || fe.Container != c.FEHost.Host.Name {
+		t.Fatalf("%d VMs, frontend %+v: want the frontend's VM on %s and one compute VM", len(vms), fe, c.FEHost.Host.Name)
 	}
-	vm := vms[0]
+	vm := c.Computes()[0]
 	if lan, err := netip.ParsePrefix(vm.State.LAN); err != nil || !c.Bed.Site(vm.Site).InPool(lan.Addr()) {
 		t.Errorf("%s's LAN address %q is not from its site's DHCP pool", vm.Name, vm.State.LAN)
 	}
-	if err := waitPing(ctx, fe.Host, vm.Overlay.String(), time.Minute); err != nil {
+	if err := c.WaitPing(ctx, fe, vm.Overlay.String(), time.Minute); err != nil {
 		t.Fatalf("%s does not answer on the overlay: %v", vm.Name, err)
 	}
 	t.Logf("%s: boot-to-overlay %.1f s", vm.Name, vm.ReadyAt.Sub(vm.Started).Seconds())
@@ -96,7 +98,7 @@ func TestVMGuest(t *testing.T) {
 			t.Fatalf("QEMU after sync: pid %d (was %d)", p, pid)
 		}
 		waitStatus(ctx, t, c, vm.Name, func(a string) bool { return a == "running" })
-		if err := waitPing(ctx, fe.Host, vm.Overlay.String(), time.Minute); err != nil {
+		if err := c.WaitPing(ctx, fe, vm.Overlay.String(), time.Minute); err != nil {
 			t.Fatalf("repaired %s does not answer on the overlay: %v", vm.Name, err)
 		}
 	})
@@ -113,7 +115,7 @@ func TestVMGuest(t *testing.T) {
 	})
 
 	t.Run("stop shuts the VM down through ACPI and start boots it in place", func(t *testing.T) {
-		g := c.VMs()[0]
+		g := c.Computes()[0]
 		ct := c.Container(g.Site, g.Container)
 		pid := ct.Libvirt.GuestPID(g.Name)
 		if pid == 0 {
@@ -142,13 +144,13 @@ func TestVMGuest(t *testing.T) {
 		if p := ct.Libvirt.GuestPID(g.Name); p == 0 || p == pid {
 			t.Fatalf("QEMU after start: pid %d (was %d) on %s", p, pid, g.Container)
 		}
-		if err := waitPing(ctx, fe.Host, g.Overlay.String(), time.Minute); err != nil {
+		if err := c.WaitPing(ctx, fe, g.Overlay.String(), time.Minute); err != nil {
 			t.Fatalf("restarted %s does not answer on the overlay: %v", g.Name, err)
 		}
 	})
 
 	t.Run("signed destroy leaves no QEMU process", func(t *testing.T) {
-		g := c.VMs()[0]
+		g := c.Computes()[0]
 		ct := c.Container(g.Site, g.Container)
 		pid := ct.Libvirt.GuestPID(g.Name)
 		if pid == 0 {

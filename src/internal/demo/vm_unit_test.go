@@ -64,13 +64,36 @@ func TestReachFromVMs(t *testing.T) {
 }
 
 func TestGuestConf(t *testing.T) {
-	in := "ClusterName=vcluster\nAuthInfo=socket=/tmp/x/munge/munge.sock,cred_expire=30\nSlurmdSpoolDir=/tmp/x/spool/%n\n" +
-		"SlurmdPidFile=/tmp/x/slurmd-%n.pid\nSlurmdLogFile=/tmp/x/log/slurmd-%n.log\nNodeName=a NodeAddr=100.64.0.2\n"
-	got := guestConf(in, "/tmp/e/slurm-logs")
-	want := "ClusterName=vcluster\nAuthInfo=socket=/run/munge/munge.sock,cred_expire=30\nSlurmdSpoolDir=/var/spool/slurmd/%n\n" +
-		"SlurmdPidFile=/run/slurmd-%n.pid\nSlurmdLogFile=/tmp/e/slurm-logs/slurmd-%n.log\nNodeName=a NodeAddr=100.64.0.2\n"
+	in := "ClusterName=vcluster\nSlurmctldHost=host(198.18.0.163)\nAuthInfo=socket=/tmp/x/munge/munge.sock,cred_expire=30\n" +
+		"StateSaveLocation=/tmp/x/ctld\nSlurmdSpoolDir=/tmp/x/spool/%n\nSlurmctldPidFile=/tmp/x/slurmctld.pid\n" +
+		"SlurmdPidFile=/tmp/x/slurmd-%n.pid\nSlurmctldLogFile=/tmp/x/log/slurmctld.log\nSlurmdLogFile=/tmp/x/log/slurmd-%n.log\n" +
+		"NodeName=a NodeAddr=100.64.0.2\n"
+	got := guestConf(in, "demo(100.64.0.1)", "/tmp/e/slurm-logs")
+	want := "ClusterName=vcluster\nSlurmctldHost=demo(100.64.0.1)\nAuthInfo=socket=/run/munge/munge.sock,cred_expire=30\n" +
+		"StateSaveLocation=/var/spool/slurmctld\nSlurmdSpoolDir=/var/spool/slurmd/%n\nSlurmctldPidFile=/run/slurmctld.pid\n" +
+		"SlurmdPidFile=/run/slurmd-%n.pid\nSlurmctldLogFile=/tmp/e/slurm-logs/slurmctld.log\nSlurmdLogFile=/tmp/e/slurm-logs/slurmd-%n.log\n" +
+		"NodeName=a NodeAddr=100.64.0.2\n"
 	if got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestParseAnswer(t *testing.T) {
+	for _, c := range []struct {
+		in       string
+		ok, ours bool
+	}{
+		{"7 ok\n", true, true},
+		{"7 fail\n", false, true},
+		{"6 ok\n", false, false}, // an earlier probe's answer
+		{"7 yes\n", false, false},
+		{"7\n", false, false},
+		{"", false, false},
+		{"x ok", false, false},
+	} {
+		if ok, ours := parseAnswer(c.in, 7); ok != c.ok || ours != c.ours {
+			t.Errorf("%q: got %v %v, want %v %v", c.in, ok, ours, c.ok, c.ours)
+		}
 	}
 }
 

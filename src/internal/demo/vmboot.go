@@ -36,23 +36,16 @@ func (c *Cluster) prepareVMs(ctx context.Context) error {
 	return setGlobalAttrs(ctx, c.DSN, attrs)
 }
 
-// BootVMs brings the guests up in VM mode: the virtual frontend as a
-// namespace on the home frontend (as in namespace mode), then `rocks sync
-// vcluster` makes every agent define and start its QEMU guest; each
-// guest's serial log is followed until READY. Boot-to-overlay is from the
-// log's appearance (QEMU started) to READY.
+// BootVMs brings the guests up in VM mode: `rocks sync vcluster` makes
+// every agent define and start its QEMU guests (the virtual frontend's on
+// A's frontend, FEHost); each guest's serial log is followed until
+// READY. Boot-to-overlay is from the log's appearance (QEMU started) to
+// READY.
 func (c *Cluster) BootVMs(ctx context.Context, hosts []*Guest, timeout time.Duration) error {
 	var vms []*Guest
 	for _, g := range hosts {
 		if g.Container == "" {
-			if err := c.attach(g); err != nil {
-				return err
-			}
-			c.Step("virtual frontend %s: a namespace on site %s's frontend runs its kickstart and starts vcluster-edge", g.Name, g.Site)
-			if err := c.install(ctx, g); err != nil {
-				return err
-			}
-			continue
+			return fmt.Errorf("%s: no VM host in the database (a virtual frontend needs rocks add vcluster container ... role=frontend)", g.Name)
 		}
 		ct := c.Container(g.Site, g.Container)
 		if ct == nil {
