@@ -2,6 +2,7 @@ package demo
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,14 +10,22 @@ import (
 	"github.com/rocksclusters/vcluster/src/internal/workload"
 )
 
-// startSlurmVM runs slurmctld (and its munged) on the virtual frontend at
-// its overlay address, as in namespace mode; each VM's hook starts its
-// own munged and slurmd from the host's /usr once the demo has put the
-// key and the guests' slurm.conf on the share (slurm/ready).
+// startSlurmVM runs Slurm inside the VMs: slurmctld on the virtual
+// frontend's VM at its overlay address, slurmd in each compute VM, each
+// with its own munged, all started by their hooks once the demo has put
+// the key and the guests' slurm.conf on the share (slurm/ready). Site A's
+// physical frontend is the submit host: its munged holds the same key and
+// its client commands reach slurmctld at the frontend VM's LAN address,
+// as an administrator on the physical frontend reaches a virtual
+// frontend.
 func (c *Cluster) startSlurmVM() (*workload.Slurm, error) {
 	fe := c.Frontend()
-	if fe == nil {
-		return nil, fmt.Errorf("no virtual frontend to run slurmctld")
+	if fe == nil || !fe.VM {
+		return nil, fmt.Errorf("no virtual frontend VM to run slurmctld")
+	}
+	lan, err := netip.ParsePrefix(fe.State.LAN)
+	if err != nil {
+		return nil, fmt.Errorf("%s: no LAN address on its console (%q) for the submit host to reach slurmctld", fe.Name, fe.State.LAN)
 	}
 	var nodes []workload.Node
 	for _, g := range c.Computes() {
@@ -24,12 +33,14 @@ func (c *Cluster) startSlurmVM() (*workload.Slurm, error) {
 	}
 	dir := filepath.Join(c.Dir, "slurm-vm")
 	_ = os.RemoveAll(dir)
-	for _, f := range []string{"ready", "slurm.conf", "munge.key"} {
+	for _, f := range []string{"ready", "slurm.conf", "munge.key", "controller"} {
 		_ = os.Remove(filepath.Join(c.Export, "slurm", f))
 	}
-	c.Step("slurm (overlay): slurmctld on %s at %s; munged and slurmd inside each of %d VMs (started by the hook)", fe.Name, fe.Overlay, len(nodes))
-	s, err := workload.StartSlurm(workload.SlurmConfig{Dir: dir, Controller: fe.Host, ControllerAddr: fe.Overlay, Nodes: nodes,
-		Remote: c.shareSlurm})
+	submit := c.Bed.Site(c.Sites0()).Frontend
+	c.Step("slurm (overlay): slurmctld in %s's VM at %s, slurmd in each of %d compute VMs (started by their hooks); submit host %s (site %s's frontend) reaches slurmctld at %s",
+		fe.Name, fe.Overlay, len(nodes), submit.Name, submit.Site.Name, lan.Addr())
+	s, err := workload.StartSlurm(workload.SlurmConfig{Dir: dir, Controller: submit, ControllerName: fe.Name, ControllerAddr: lan.Addr(),
+		RemoteController: true, Nodes: nodes, Remote: func(conf, key string) error { return c.shareSlurm(fe, conf, key) }})
 	if err != nil {
 		return nil, fmt.Errorf("%v\nthe hooks said: %s", err, c.hookSaid())
 	}
@@ -52,10 +63,11 @@ func (c *Cluster) hookSaid() string {
 	return strings.Join(out, "; ")
 }
 
-// shareSlurm puts the guests' slurm.conf and the munge key on the share,
-// then slurm/ready. The key there is the QEMU user's alone (0400): the
-// guests copy it into their own memory for munged.
-func (c *Cluster) shareSlurm(conf, key string) error {
+// shareSlurm puts the guests' slurm.conf, the munge key and the
+// controller's name on the share, then slurm/ready. The key there is the
+// QEMU user's alone (0400): the guests copy it into their own memory for
+// munged.
+func (c *Cluster) shareSlurm(fe *Guest, conf, key string) error {
 	text, err := os.ReadFile(conf)
 	if err != nil {
 		return err
@@ -65,7 +77,11 @@ func (c *Cluster) shareSlurm(conf, key string) error {
 		return err
 	}
 	d := filepath.Join(c.Export, "slurm")
-	if err := c.writeShared(filepath.Join(d, "slurm.conf"), []byte(guestConf(string(text), filepath.Join(c.Export, "slurm-logs"))), 0o440); err != nil {
+	gc := guestConf(string(text), fe.Name+"("+fe.Overlay.String()+")", filepath.Join(c.Export, "slurm-logs"))
+	if err := c.writeShared(filepath.Join(d, "slurm.conf"), []byte(gc), 0o440); err != nil {
+		return err
+	}
+	if err := c.writeShared(filepath.Join(d, "controller"), []byte(fe.Name+"\n"), 0o440); err != nil {
 		return err
 	}
 	if err := c.writeShared(filepath.Join(d, "munge.key"), k, 0o400); err != nil {
@@ -74,14 +90,23 @@ func (c *Cluster) shareSlurm(conf, key string) error {
 	return c.writeShared(filepath.Join(d, "ready"), nil, 0o440)
 }
 
-// guestConf is the controller's slurm.conf as a VM guest's slurmd needs
-// it: munged's socket, slurmd's spool and PID file in the guest's own
-// memory (a unix socket cannot live on 9p), its log on the share.
-func guestConf(conf, logDir string) string {
+// guestConf is the submit host's slurm.conf as the VMs' daemons need it:
+// slurmctld at ctld ("name(overlay address)"), munged's socket, the
+// daemons' state, spool and PID files in the guest's own memory (a unix
+// socket cannot live on 9p), their logs on the share.
+func guestConf(conf, ctld, logDir string) string {
 	var b strings.Builder
 	for _, l := range strings.SplitAfter(conf, "\n") {
 		k, v, _ := strings.Cut(strings.TrimRight(l, "\n"), "=")
 		switch k {
+		case "SlurmctldHost":
+			l = "SlurmctldHost=" + ctld + "\n"
+		case "StateSaveLocation":
+			l = "StateSaveLocation=/var/spool/slurmctld\n"
+		case "SlurmctldPidFile":
+			l = "SlurmctldPidFile=/run/slurmctld.pid\n"
+		case "SlurmctldLogFile":
+			l = "SlurmctldLogFile=" + filepath.Join(logDir, "slurmctld.log") + "\n"
 		case "AuthInfo":
 			var opts []string
 			for _, o := range strings.Split(v, ",") {

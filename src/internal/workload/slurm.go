@@ -27,9 +27,15 @@ type Node struct {
 // SlurmConfig places a private Slurm cluster on test-bed hosts.
 type SlurmConfig struct {
 	Dir            string        // state, spool, logs, slurm.conf, munge socket
-	Controller     *testbed.Host // runs slurmctld (and munged)
-	ControllerAddr netip.Addr
-	Nodes          []Node
+	Controller     *testbed.Host // runs slurmctld (unless RemoteController), munged and the client commands
+	ControllerAddr netip.Addr    // where the client commands (and the nodes) reach slurmctld
+	// ControllerName is SlurmctldHost's name: slurmctld runs only on the
+	// machine of that short host name (default: this machine's).
+	ControllerName string
+	// RemoteController: slurmctld runs elsewhere (a VM); Remote starts it
+	// with the nodes, and Controller is a submit host.
+	RemoteController bool
+	Nodes            []Node
 	// Remote, when set, means the nodes start their slurmd themselves
 	// (real VMs): StartSlurm calls it with slurm.conf and the munge key
 	// once slurmctld runs, instead of starting a slurmd per node, and
@@ -92,10 +98,15 @@ func StartSlurm(cfg SlurmConfig) (*Slurm, error) {
 		return nil, fmt.Errorf("munged: %v", err)
 	}
 
-	c := cfg.Controller.Command("slurmctld", "-D", "-i", "-f", s.Conf)
-	c.Env = s.env
-	if s.ctld, err = cfg.Controller.StartCmd(c); err != nil {
-		return nil, err
+	if cfg.RemoteController && cfg.Remote == nil {
+		return nil, fmt.Errorf("slurm: a remote controller needs Remote to start it")
+	}
+	if !cfg.RemoteController {
+		c := cfg.Controller.Command("slurmctld", "-D", "-i", "-f", s.Conf)
+		c.Env = s.env
+		if s.ctld, err = cfg.Controller.StartCmd(c); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Remote != nil {
 		if err := cfg.Remote(s.Conf, keyFile); err != nil {
@@ -125,8 +136,11 @@ func slurmConf(cfg SlurmConfig, sock string) string {
 	d := cfg.Dir
 	// slurmctld only runs where SlurmctldHost names the machine's own
 	// short host name; the address is what clients and slurmds dial.
-	ctlName, _ := os.Hostname()
-	ctlName, _, _ = strings.Cut(ctlName, ".")
+	ctlName := cfg.ControllerName
+	if ctlName == "" {
+		ctlName, _ = os.Hostname()
+		ctlName, _, _ = strings.Cut(ctlName, ".")
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by vcluster's workload package: a private Slurm for one batch.
 ClusterName=vcluster
@@ -209,8 +223,10 @@ func (s *Slurm) waitIdle(timeout time.Duration) error {
 		} else {
 			last = err.Error()
 		}
-		if done, _ := s.ctld.Exited(); done {
-			return fmt.Errorf("slurmctld exited: %s", s.Logs())
+		if s.ctld != nil {
+			if done, _ := s.ctld.Exited(); done {
+				return fmt.Errorf("slurmctld exited: %s", s.Logs())
+			}
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("slurm: nodes not idle within %v: %s\n%s", timeout, strings.TrimSpace(last), s.Logs())
@@ -226,8 +242,8 @@ func (s *Slurm) Logs() string {
 	if data, err := os.ReadFile(filepath.Join(s.cfg.Dir, "slurmctld.log")); err == nil {
 		b.WriteString("slurmctld.log:\n" + tail(string(data), 15))
 	}
-	if o := s.ctld.Out.String(); o != "" {
-		b.WriteString("slurmctld:\n" + tail(o, 10))
+	if s.ctld != nil && s.ctld.Out.String() != "" {
+		b.WriteString("slurmctld:\n" + tail(s.ctld.Out.String(), 10))
 	}
 	for i, p := range s.sd {
 		if o := p.Out.String(); o != "" {
