@@ -21,7 +21,10 @@ where a guest fits, the least loaded (load per CPU) wins. Stale load
 reports are renewed from the agents first (refresh=), in parallel and
 before the transaction. A container that has never reported its load is
 judged by its declared cpus/mem, with a warning. Containers that vclusterd
-declared dead get no guests.`,
+declared dead get no guests. When the home site registered its frontend as
+a container (role=frontend), the virtual frontend is placed there and the
+controller manages it like any guest; else it is not managed (container
+NULL). Compute guests never go to a frontend container.`,
 		Args: []rockscmd.Arg{{Name: "NAME", Doc: "Virtual cluster name; also the virtual frontend's host name. Compute guests are vm-NAME-0, vm-NAME-1, ..."}},
 		Params: append([]rockscmd.Param{
 			{Name: "nodes", Doc: "Number of compute guests (required)."},

@@ -190,7 +190,7 @@ func plan(s *Spec, inv *inventory) (*Result, error) {
 func frontendGuest(name string, inv *inventory) Guest {
 	g := Guest{Name: name, Role: "frontend", Site: inv.home.name, siteID: inv.home.id,
 		physNode: inv.rocks.physFE, Reason: "virtual frontend: runs on the home site's frontend"}
-	if fh := inv.feHost; fh != nil {
+	if fh := inv.home.feHost; fh != nil {
 		g.Container, g.containerID = fh.Host, sql.NullInt64{Int64: fh.ID, Valid: true}
 		if fh.Node != 0 {
 			g.physNode = fh.Node

@@ -28,13 +28,13 @@ type inventory struct {
 	usedMACs  []string
 	usedIPs   []string // overlay addresses the cluster's guests hold (add vcluster host)
 	rocks     rocksIDs
-	feHost    *db.FrontendHost // the home site's frontend container, if registered
 }
 
 type siteRow struct {
 	id             int64
 	name, frontend string
 	home           bool
+	feHost         *db.FrontendHost // its frontend container (role=frontend), if registered
 }
 
 // rocksIDs are the Rocks rows that guests' host rows refer to.
@@ -60,11 +60,6 @@ func readInventory(ctx context.Context, tx *rt, s *Spec) (*inventory, error) {
 	if len(inv.cands) == 0 {
 		return nil, errors.New("no live VM containers (none registered, or vclusterd declared them all dead): rocks add vcluster container SITE HOST agent=ADDR")
 	}
-	if fh, ok, err := db.SiteFrontendHost(ctx, tx, inv.home.id); err != nil {
-		return nil, err
-	} else if ok {
-		inv.feHost = &fh
-	}
 	if inv.taken, err = overlaySubnets(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -79,11 +74,19 @@ func readInventory(ctx context.Context, tx *rt, s *Spec) (*inventory, error) {
 }
 
 func (inv *inventory) readSites(ctx context.Context, tx *rt, want []string) error {
-	err := db.Rows(tx.QueryContext(ctx, "SELECT ID, Name, Frontend, Home = 'yes' FROM vc_sites ORDER BY Name")).
+	// A site has at most one frontend container (rocks add vcluster
+	// container checks it under the site's row lock).
+	err := db.Rows(tx.QueryContext(ctx, `SELECT s.ID, s.Name, s.Frontend, s.Home = 'yes', f.ID, IFNULL(f.Node, 0), f.Host
+		FROM vc_sites s LEFT JOIN vc_containers f ON f.Site = s.ID AND f.Role = 'frontend' ORDER BY s.Name`)).
 		Each(func(r *sql.Rows) error {
 			sr := &siteRow{}
-			if err := r.Scan(&sr.id, &sr.name, &sr.frontend, &sr.home); err != nil {
+			var fid, fnode sql.NullInt64
+			var fhost sql.NullString
+			if err := r.Scan(&sr.id, &sr.name, &sr.frontend, &sr.home, &fid, &fnode, &fhost); err != nil {
 				return err
+			}
+			if fid.Valid {
+				sr.feHost = &db.FrontendHost{ID: fid.Int64, Node: fnode.Int64, Host: fhost.String}
 			}
 			inv.sites[sr.name] = sr
 			inv.siteNames = append(inv.siteNames, sr.name)

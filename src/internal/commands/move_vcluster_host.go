@@ -17,7 +17,8 @@ func init() {
 the database is changed in one transaction, then the old copy is destroyed
 and undefined and, only once that is confirmed (or the old container is
 dead), the guest is defined and started on the new container. The guest
-restarts there from its disk image (a cold move).`,
+restarts there from its disk image (a cold move). A virtual frontend never
+moves: it runs on its site's frontend.`,
 		Args: []rockscmd.Arg{{Name: "GUEST", Doc: "The guest's host name (e.g. vm-vc1-3)."}},
 		Params: append([]rockscmd.Param{
 			{Name: "container", Doc: "The new container: HOST, SITE/HOST, or 'auto' for the best one by placement's rules (required)."},

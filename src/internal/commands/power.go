@@ -28,18 +28,19 @@ says it no longer runs, else stopping (its container could not be reached:
 the next sync shuts it down) and the exit status is 1. A stopped guest
 keeps its container, MACs, overlay address and disk: rocks start vcluster
 brings it back there. Its memory is free for placement unless reserve=yes.
-The virtual frontend runs on the home site's frontend and is not powered
-by vcluster. Stopping a stopped guest changes nothing.`,
+A virtual frontend on a frontend container (role=frontend) is powered like
+any guest; one without (container NULL) is not powered by vcluster.
+Stopping a stopped guest changes nothing.`,
 		Args: []rockscmd.Arg{{Name: "NAME", Doc: "The virtual cluster."}},
 		Params: []rockscmd.Param{
-			{Name: "host", Doc: "Comma-separated guests of the cluster to stop. Default: all its compute guests."},
+			{Name: "host", Doc: "Comma-separated guests of the cluster to stop. Default: all its guests vcluster manages (a virtual frontend on a frontend container too)."},
 			{Name: "timeout", Default: "60", Doc: "Seconds a guest is given to shut down before it is destroyed."},
 			{Name: "force", Default: "no", Doc: "yes: destroy the guests at once (pull the plug)."},
 			{Name: "reserve", Default: "no", Doc: "yes: the stopped guests' memory stays reserved on their containers, so placement never gives it away and start always finds room."},
 			{Name: "wait", Default: "60", Doc: "Seconds to wait for another sync, move or vclusterd relocation to finish."},
 		},
 		Examples: []rockscmd.Example{
-			{Cmd: "stop vcluster vc1", Doc: "Shut down every compute guest of vc1."},
+			{Cmd: "stop vcluster vc1", Doc: "Shut down every guest of vc1 that vcluster manages."},
 			{Cmd: "stop vcluster vc1 host=vm-vc1-2,vm-vc1-3 force=yes", Doc: "Destroy two guests at once."},
 		},
 		Run: stopVcluster,
@@ -54,7 +55,7 @@ Starting a running guest changes nothing. Exit status 0 only when every
 named guest runs where the database says.`,
 		Args: []rockscmd.Arg{{Name: "NAME", Doc: "The virtual cluster."}},
 		Params: append([]rockscmd.Param{
-			{Name: "host", Doc: "Comma-separated guests of the cluster to start. Default: all its compute guests."},
+			{Name: "host", Doc: "Comma-separated guests of the cluster to start. Default: all its guests vcluster manages (a virtual frontend on a frontend container too)."},
 		}, controllerParams...),
 		Examples: []rockscmd.Example{
 			{Cmd: "start vcluster vc1", Doc: "Start every stopped guest of vc1."},
@@ -64,9 +65,10 @@ named guest runs where the database says.`,
 	})
 }
 
-// clusterGuests resolves NAME and host=GUEST,... to the compute guests
-// to act on, in name order. A virtual frontend named in host= is an error;
-// without host= it is left out.
+// clusterGuests resolves NAME and host=GUEST,... to the managed guests
+// (Container not NULL: computes, and a virtual frontend on its site's
+// frontend container) to act on, in name order. An unmanaged virtual
+// frontend named in host= is an error; without host= it is left out.
 func clusterGuests(ctx context.Context, d *sql.DB, cluster, hosts string) ([]string, error) {
 	type row struct {
 		name    string

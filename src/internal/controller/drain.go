@@ -27,7 +27,9 @@ var ErrNothingToDrain = errors.New("no guest left on a draining container")
 // the container empties, and stays stopped. A guest that fits nowhere is
 // recorded in stuck with the reason and passed over by later calls;
 // cluster, when set, limits it to that virtual cluster's guests.
-// ErrNothingToDrain when no other guest is left.
+// ErrNothingToDrain when no other guest is left. No virtual frontend is
+// ever here: it sits only on a frontend container, which rocks set
+// vcluster container refuses to drain (and BestTarget would refuse it).
 func DrainOne(ctx context.Context, d *sql.DB, cluster string, stuck map[string]error) (Move, error) {
 	cands, err := db.Column[string](d.QueryContext(ctx, `SELECT v.Name FROM vc_vms v JOIN vc_containers c ON c.ID = v.Container
 		JOIN vc_clusters k ON k.ID = v.Cluster

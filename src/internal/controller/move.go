@@ -38,9 +38,9 @@ func candidatesExcept(ctx context.Context, d *sql.DB, skip int64) ([]placement.C
 	return pool, ids, nil
 }
 
-// Relocate moves every guest that should run on container from to the
-// best other live containers (placement's rules, the cluster's policy),
-// one transaction per move. It changes only the database: the caller
+// Relocate moves every compute guest that should run on container from to
+// the best other live containers (placement's rules, the cluster's
+// policy), one transaction per move; a virtual frontend never moves. It changes only the database: the caller
 // holds the Lock and then Reconciles the moved guests. Guests that fit
 // nowhere stay and are reported in the error.
 func Relocate(ctx context.Context, d *sql.DB, from int64, reason string) ([]Move, error) {
@@ -51,7 +51,8 @@ func Relocate(ctx context.Context, d *sql.DB, from int64, reason string) ([]Move
 	}
 	var items []item
 	err := db.Rows(d.QueryContext(ctx, `SELECT v.Name, v.CPUs, v.Mem, k.Policy FROM vc_vms v
-		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Container = ? AND v.State = 'on' ORDER BY v.Cluster, v.Name`, from)).
+		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Container = ? AND v.State = 'on' AND v.Role = 'compute'
+		ORDER BY v.Cluster, v.Name`, from)).
 		Each(func(r *sql.Rows) error {
 			var it item
 			if err := r.Scan(&it.name, &it.cpus, &it.mem, &it.policy); err != nil {
@@ -109,14 +110,17 @@ func Relocate(ctx context.Context, d *sql.DB, from int64, reason string) ([]Move
 func BestTarget(ctx context.Context, d *sql.DB, name string) (int64, error) {
 	var cur int64
 	var cpus, mem int
-	var policy string
-	err := d.QueryRowContext(ctx, `SELECT IFNULL(v.Container, 0), v.CPUs, v.Mem, k.Policy FROM vc_vms v
-		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Name = ?`, name).Scan(&cur, &cpus, &mem, &policy)
+	var policy, role string
+	err := d.QueryRowContext(ctx, `SELECT IFNULL(v.Container, 0), v.CPUs, v.Mem, k.Policy, v.Role FROM vc_vms v
+		JOIN vc_clusters k ON k.ID = v.Cluster WHERE v.Name = ?`, name).Scan(&cur, &cpus, &mem, &policy, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("unknown guest %q", name)
 	}
 	if err != nil {
 		return 0, err
+	}
+	if role == roleFrontend {
+		return 0, frontendStays(name)
 	}
 	pool, ids, err := candidatesExcept(ctx, d, cur)
 	if err != nil {
@@ -135,15 +139,16 @@ func BestTarget(ctx context.Context, d *sql.DB, name string) (int64, error) {
 // caller holds the Lock and then Reconciles the guest.
 func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason string) (Move, error) {
 	var from int64
-	err := d.QueryRowContext(ctx, "SELECT IFNULL(Container, 0) FROM vc_vms WHERE Name = ?", name).Scan(&from)
+	var role string
+	err := d.QueryRowContext(ctx, "SELECT IFNULL(Container, 0), Role FROM vc_vms WHERE Name = ?", name).Scan(&from, &role)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Move{}, fmt.Errorf("unknown guest %q", name)
 	}
 	if err != nil {
 		return Move{}, err
 	}
-	if from == 0 {
-		return Move{}, fmt.Errorf("%s is a virtual frontend: it runs on its site's frontend and does not move", name)
+	if role == roleFrontend || from == 0 {
+		return Move{}, frontendStays(name)
 	}
 	if from == to {
 		return Move{Guest: name}, nil
@@ -169,6 +174,15 @@ func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason str
 		return Move{}, errors.New("the target container is dead (missed heartbeats) or not active (drain, disabled); choose a live, active one")
 	}
 	return moveTo(ctx, d, name, from, to, reason)
+}
+
+// roleFrontend is vc_vms.Role of a virtual frontend.
+const roleFrontend = "frontend"
+
+// frontendStays is the refusal to move a virtual frontend: it runs on its
+// site's physical frontend (its frontend container, or unmanaged).
+func frontendStays(name string) error {
+	return fmt.Errorf("%s is a virtual frontend: it runs on its site's frontend and does not move", name)
 }
 
 // moveTo changes the guest's container in one transaction: vc_vms,

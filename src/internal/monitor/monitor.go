@@ -263,7 +263,8 @@ func (m *Monitor) logMoves(moves []controller.Move) {
 // overloaded container, if another container can take it.
 func (m *Monitor) relieve(ctx context.Context, id int64, s *controller.Seen) {
 	var name string
-	err := m.db.QueryRowContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on' ORDER BY CPUs DESC, Name LIMIT 1", id).Scan(&name)
+	err := m.db.QueryRowContext(ctx, `SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on' AND Role = 'compute'
+		ORDER BY CPUs DESC, Name LIMIT 1`, id).Scan(&name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return // overloaded by something else: nothing of ours to move
 	}
@@ -285,13 +286,15 @@ func (m *Monitor) relieve(ctx context.Context, id int64, s *controller.Seen) {
 	m.logMoves([]controller.Move{mv})
 }
 
-// hasGuests reports whether any of the containers still should run a guest.
+// hasGuests reports whether any of the containers still should run a
+// guest that Relocate would move: a compute guest (a virtual frontend
+// stays on its dead frontend container, and retrying it is no work).
 func (m *Monitor) hasGuests(ctx context.Context, ids []int64) bool {
 	if len(ids) == 0 {
 		return false
 	}
 	var n int
-	q := "SELECT COUNT(*) FROM vc_vms WHERE State = 'on' AND Container IN (" + db.Placeholders(len(ids)) + ")"
+	q := "SELECT COUNT(*) FROM vc_vms WHERE State = 'on' AND Role = 'compute' AND Container IN (" + db.Placeholders(len(ids)) + ")"
 	if err := m.db.QueryRowContext(ctx, q, db.Args(ids)...).Scan(&n); err != nil {
 		return true // let the locked path report it
 	}

@@ -17,7 +17,11 @@ class Command(vcluster_exec.Command):
 	reports are renewed from the agents first (refresh=), in parallel and
 	before the transaction. A container that has never reported its load is
 	judged by its declared cpus/mem, with a warning. Containers that
-	vclusterd declared dead get no guests.
+	vclusterd declared dead get no guests. When the home site registered its
+	frontend as a container (role=frontend), the virtual frontend is placed
+	there and the controller manages it like any guest; else it is not
+	managed (container NULL). Compute guests never go to a frontend
+	container.
 
 	<arg type='string' name='NAME' optional='0'>
 	Virtual cluster name; also the virtual frontend's host name. Compute

@@ -18,8 +18,8 @@ class Command(vcluster_exec.Command):
 	</arg>
 
 	<param type='HOST' name='host' optional='1'>
-	Comma-separated guests of the cluster to start. Default: all its compute
-	guests.
+	Comma-separated guests of the cluster to start. Default: all its guests
+	vcluster manages (a virtual frontend on a frontend container too).
 	</param>
 
 	<param type='CONCURRENCY' name='concurrency' optional='1'>

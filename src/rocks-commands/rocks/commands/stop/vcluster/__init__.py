@@ -16,17 +16,17 @@ class Command(vcluster_exec.Command):
 	reached: the next sync shuts it down) and the exit status is 1. A
 	stopped guest keeps its container, MACs, overlay address and disk: rocks
 	start vcluster brings it back there. Its memory is free for placement
-	unless reserve=yes. The virtual frontend runs on the home site's
-	frontend and is not powered by vcluster. Stopping a stopped guest
-	changes nothing.
+	unless reserve=yes. A virtual frontend on a frontend container
+	(role=frontend) is powered like any guest; one without (container NULL)
+	is not powered by vcluster. Stopping a stopped guest changes nothing.
 
 	<arg type='string' name='NAME' optional='0'>
 	The virtual cluster.
 	</arg>
 
 	<param type='HOST' name='host' optional='1'>
-	Comma-separated guests of the cluster to stop. Default: all its compute
-	guests.
+	Comma-separated guests of the cluster to stop. Default: all its guests
+	vcluster manages (a virtual frontend on a frontend container too).
 	</param>
 
 	<param type='TIMEOUT' name='timeout' optional='1'>
@@ -49,7 +49,7 @@ class Command(vcluster_exec.Command):
 	</param>
 
 	<example cmd='stop vcluster vc1'>
-	Shut down every compute guest of vc1.
+	Shut down every guest of vc1 that vcluster manages.
 	</example>
 
 	<example cmd='stop vcluster vc1 host=vm-vc1-2,vm-vc1-3 force=yes'>

@@ -10,7 +10,8 @@ class Command(vcluster_exec.Command):
 	database is changed in one transaction, then the old copy is destroyed
 	and undefined and, only once that is confirmed (or the old container is
 	dead), the guest is defined and started on the new container. The guest
-	restarts there from its disk image (a cold move).
+	restarts there from its disk image (a cold move). A virtual frontend
+	never moves: it runs on its site's frontend.
 
 	<arg type='string' name='GUEST' optional='0'>
 	The guest's host name (e.g. vm-vc1-3).
