@@ -28,6 +28,9 @@ type Container struct {
 	KeyFile string // its site's key file
 	CAFile  string // its site's CA certificates for https agents ("" system roots)
 	Dead    bool   // vclusterd declared it dead (missed heartbeats)
+	// Frontend: a site's physical frontend hosting its virtual frontends
+	// (vc_containers.Role 'frontend'), which never move.
+	Frontend bool
 	// LastSeen is when a frontend last stored an answer of it (whole
 	// seconds, this frontend's clock; zero: never): any lease a frontend
 	// sent it is anchored no later than LastSeen + 1 s.
@@ -66,12 +69,13 @@ func Load(ctx context.Context, d *sql.DB) (*State, error) {
 		Copies:     map[string][]int64{},
 		CopyOwner:  map[string]string{},
 	}
-	err := db.Rows(d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, IFNULL(h.Status, 'alive') = 'dead', h.LastSeen
+	err := db.Rows(d.QueryContext(ctx, `SELECT c.ID, s.Name, c.Host, c.Agent, s.KeyFile, s.CAFile, IFNULL(h.Status, 'alive') = 'dead', h.LastSeen,
+		c.Role = 'frontend'
 		FROM vc_containers c JOIN vc_sites s ON s.ID = c.Site LEFT JOIN vc_health h ON h.Container = c.ID`)).
 		Each(func(r *sql.Rows) error {
 			c := &Container{}
 			var seen any // DATETIME, UTC as StoreStatus wrote it; parsed or not, by the DSN
-			if err := r.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead, &seen); err != nil {
+			if err := r.Scan(&c.ID, &c.Site, &c.Host, &c.Agent, &c.KeyFile, &c.CAFile, &c.Dead, &seen, &c.Frontend); err != nil {
 				return err
 			}
 			var err error

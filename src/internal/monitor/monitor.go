@@ -151,7 +151,11 @@ func (m *Monitor) Poll(ctx context.Context) error {
 		case Missed:
 			m.log.Warn("missed heartbeat", "container", s.Container.Name(), "missed", m.tr.missed[id], "err", s.Err)
 		case NewlyDead:
-			if err := m.fence(ctx, s.Container); err != nil {
+			if s.Container.Frontend {
+				// Its virtual frontends never start elsewhere, so nothing
+				// needs it powered off: no fence_command for a site's frontend.
+				m.log.Warn("frontend container silent: declared dead without fence_command; its virtual frontends stay", "container", s.Container.Name())
+			} else if err := m.fence(ctx, s.Container); err != nil {
 				m.log.Error("not declared dead: fencing failed; retrying next round", "container", s.Container.Name(), "err", err)
 				continue
 			}
