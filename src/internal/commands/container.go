@@ -101,7 +101,7 @@ func addContainer(c *rockscmd.Context) error {
 		return err
 	}
 	role := c.Param("role")
-	if role != RoleCompute && role != RoleFrontend {
+	if role != controller.RoleCompute && role != controller.RoleFrontend {
 		return fmt.Errorf("role=%q: want compute or frontend", role)
 	}
 	d, err := c.DB()
@@ -140,12 +140,6 @@ func addContainer(c *rockscmd.Context) error {
 	return nil
 }
 
-// Container roles (vc_containers.Role).
-const (
-	RoleCompute  = "compute"  // takes placed guests
-	RoleFrontend = "frontend" // the site's physical frontend: hosts its virtual frontends only
-)
-
 type newContainer struct {
 	site           int64
 	siteName, host string
@@ -163,7 +157,7 @@ func insertContainer(c *rockscmd.Context, d *sql.DB, r newContainer) error {
 		return err
 	}
 	defer tx.Rollback()
-	if r.role == RoleFrontend {
+	if r.role == controller.RoleFrontend {
 		if _, err := tx.ExecContext(c.Ctx, "SELECT ID FROM vc_sites WHERE ID = ? FOR UPDATE", r.site); err != nil {
 			return err
 		}

@@ -86,7 +86,7 @@ func setContainer(c *rockscmd.Context) error {
 	id, name, old, site := ct.id, ct.name, ct.state, ct.site
 	// A frontend container's guests are virtual frontends, which never
 	// move: a drain would never end.
-	if state == controller.StateDrain && ct.role == RoleFrontend {
+	if state == controller.StateDrain && ct.role == controller.RoleFrontend {
 		return fmt.Errorf("container %s is its site's frontend container: its virtual frontends never move, so it cannot drain", name)
 	}
 	guests, err := db.Column[string](tx.QueryContext(c.Ctx, "SELECT Name FROM vc_vms WHERE Container = ? ORDER BY Name", id))
@@ -226,16 +226,21 @@ func removeSite(c *rockscmd.Context) error {
 
 // stillUsed refuses the removal of the containers matching where (on
 // vc_containers c) while guests are placed on them, naming the guests and
-// the command that drains each container, or while a copy of a guest may
-// still be defined there.
+// the command that drains each container (a virtual frontend never moves:
+// its cluster goes first), or while a copy of a guest may still be defined
+// there.
 func stillUsed(ctx context.Context, tx *sql.Tx, where string, arg any) error {
-	var placed, drain []string
-	err := db.Rows(tx.QueryContext(ctx, `SELECT v.Name, CONCAT(s.Name, '/', c.Host) FROM vc_vms v
+	var placed, drain, frontends []string
+	err := db.Rows(tx.QueryContext(ctx, `SELECT v.Name, CONCAT(s.Name, '/', c.Host), v.Role FROM vc_vms v
 		JOIN vc_containers c ON c.ID = v.Container JOIN vc_sites s ON s.ID = c.Site
 		WHERE `+where+` ORDER BY s.Name, c.Host, v.Name`, arg)).Each(func(r *sql.Rows) error {
-		var g, ct string
-		if err := r.Scan(&g, &ct); err != nil {
+		var g, ct, role string
+		if err := r.Scan(&g, &ct, &role); err != nil {
 			return err
+		}
+		if role == controller.RoleFrontend {
+			frontends = append(frontends, g)
+			return nil
 		}
 		placed = append(placed, g)
 		if len(drain) == 0 || drain[len(drain)-1] != ct {
@@ -245,6 +250,9 @@ func stillUsed(ctx context.Context, tx *sql.Tx, where string, arg any) error {
 	})
 	if err != nil {
 		return err
+	}
+	if len(frontends) > 0 {
+		return fmt.Errorf("virtual frontends %s run there and never move: remove their virtual clusters first (rocks remove vcluster NAME)", join(frontends))
 	}
 	if len(placed) > 0 {
 		cmds := make([]string, len(drain))

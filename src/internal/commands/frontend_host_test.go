@@ -69,6 +69,7 @@ func TestFrontendHost(t *testing.T) {
 	bedFail(t, b, stays, "move", "vcluster", "host", "vc1", "container=A/vm-container-a-0")
 	bedFail(t, b, stays, "move", "vcluster", "host", "vc1", "container=auto")
 	bedFail(t, b, "its virtual frontends never move, so it cannot drain", "set", "vcluster", "container", "A/"+fe.Host, "state=drain")
+	bedFail(t, b, "virtual frontends vc1 run there and never move: remove their virtual clusters first", "remove", "vcluster", "container", "A/"+fe.Host)
 	ctx := context.Background()
 	if moves, err := controller.Relocate(ctx, b.DB, fe.ID, "test"); len(moves) != 0 || err != nil {
 		t.Fatalf("Relocate: %v, %v", moves, err)

@@ -40,9 +40,10 @@ func candidatesExcept(ctx context.Context, d *sql.DB, skip int64) ([]placement.C
 
 // Relocate moves every compute guest that should run on container from to
 // the best other live containers (placement's rules, the cluster's
-// policy), one transaction per move; a virtual frontend never moves. It changes only the database: the caller
-// holds the Lock and then Reconciles the moved guests. Guests that fit
-// nowhere stay and are reported in the error.
+// policy), one transaction per move; a virtual frontend never moves. It
+// changes only the database: the caller holds the Lock and then
+// Reconciles the moved guests. Guests that fit nowhere stay and are
+// reported in the error.
 func Relocate(ctx context.Context, d *sql.DB, from int64, reason string) ([]Move, error) {
 	type item struct {
 		name      string
@@ -119,7 +120,7 @@ func BestTarget(ctx context.Context, d *sql.DB, name string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if role == roleFrontend {
+	if role == RoleFrontend {
 		return 0, frontendStays(name)
 	}
 	pool, ids, err := candidatesExcept(ctx, d, cur)
@@ -147,7 +148,7 @@ func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason str
 	if err != nil {
 		return Move{}, err
 	}
-	if role == roleFrontend || from == 0 {
+	if role == RoleFrontend || from == 0 {
 		return Move{}, frontendStays(name)
 	}
 	if from == to {
@@ -176,8 +177,11 @@ func MoveGuest(ctx context.Context, d *sql.DB, name string, to int64, reason str
 	return moveTo(ctx, d, name, from, to, reason)
 }
 
-// roleFrontend is vc_vms.Role of a virtual frontend.
-const roleFrontend = "frontend"
+// Roles of containers (vc_containers.Role) and of guests (vc_vms.Role).
+const (
+	RoleCompute  = "compute"  // a compute guest; a container that takes placed guests
+	RoleFrontend = "frontend" // a virtual frontend; a site's physical frontend hosting them
+)
 
 // frontendStays is the refusal to move a virtual frontend: it runs on its
 // site's physical frontend (its frontend container, or unmanaged).
