@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -62,6 +64,15 @@ func TestFrontendHost(t *testing.T) {
 	out = bedMust(t, b, "list", "vcluster", "status", "vc1")
 	if !regexp.MustCompile(`(?m)^vc1: +vc1 +on +running +A +` + fe.Host + ` `).MatchString(out) {
 		t.Fatalf("list status:\n%s", out)
+	}
+
+	// Its console, through its frontend container's agent (console_dir is
+	// the bed's directory, as QEMU would write it).
+	if err := os.WriteFile(filepath.Join(b.Dir, "vc1.console"), []byte("frontend booted\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := bedMust(t, b, "report", "vcluster", "console", "vc1"); out != "frontend booted\n" || fe.Calls()["guest.console"] != 1 {
+		t.Fatalf("console of vc1: %q, calls %v", out, fe.Calls())
 	}
 
 	// It never moves: by hand, by drain, by relocation.
