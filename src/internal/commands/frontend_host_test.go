@@ -98,4 +98,12 @@ func TestFrontendHost(t *testing.T) {
 	if where(t, b, "vc1") != "A/"+fe.Host {
 		t.Fatal("vc1 did not start on its frontend container")
 	}
+
+	// It goes with its cluster; then the frontend container is empty.
+	bedMust(t, b, "remove", "vcluster", "vc1")
+	bedMust(t, b, "sync", "vcluster")
+	if run := b.Running(t); len(run) != 0 {
+		t.Fatalf("removed guests still run: %v", run)
+	}
+	bedMust(t, b, "remove", "vcluster", "container", "A/"+fe.Host)
 }
