@@ -141,6 +141,11 @@ type featuresXML struct {
 	ACPI *struct{} `xml:"acpi"`
 	APIC *struct{} `xml:"apic"`
 	PAE  *struct{} `xml:"pae"`
+	TCG  *tcgXML   `xml:"tcg"`
+}
+
+type tcgXML struct {
+	TBCache memoryXML `xml:"tb-cache"`
 }
 
 type clockXML struct {

@@ -132,6 +132,9 @@ func TestKVMDomainXML(t *testing.T) {
 						t.Errorf("%s: missing %s in\n%s", name, w, x)
 					}
 				}
+				if tb := `<tb-cache unit="MiB">256</tb-cache>`; strings.Contains(x, tb) != (typ == TypeQEMU) {
+					t.Errorf("%s: a bounded TCG cache (%s) only with TCG:\n%s", name, tb, x)
+				}
 				if strings.Count(x, "<readonly>") != 1 {
 					t.Errorf("%s: want /usr read-only and /export/home writable:\n%s", name, x)
 				}
