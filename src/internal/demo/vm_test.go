@@ -74,7 +74,7 @@ func TestVMGuest(t *testing.T) {
 	if err := c.WaitPing(ctx, fe, vm.Overlay.String(), time.Minute); err != nil {
 		t.Fatalf("%s does not answer on the overlay: %v", vm.Name, err)
 	}
-	t.Logf("%s: boot-to-overlay %.1f s", vm.Name, vm.ReadyAt.Sub(vm.Started).Seconds())
+	t.Logf("%s and %s at once: boot-to-overlay %.1f s and %.1f s", fe.Name, vm.Name, fe.ReadyAt.Sub(fe.Started).Seconds(), vm.ReadyAt.Sub(vm.Started).Seconds())
 
 	t.Run("crash shows in status and sync repairs it", func(t *testing.T) {
 		ct := c.Container(vm.Site, vm.Container)
@@ -94,6 +94,7 @@ func TestVMGuest(t *testing.T) {
 		if err := c.followConsoles(ctx, []*Guest{vm}, 4*time.Minute); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("%s alone: boot-to-overlay %.1f s after the repairing sync", vm.Name, vm.ReadyAt.Sub(vm.Started).Seconds())
 		if p := ct.Libvirt.GuestPID(vm.Name); p == 0 || p == pid {
 			t.Fatalf("QEMU after sync: pid %d (was %d)", p, pid)
 		}
@@ -141,6 +142,7 @@ func TestVMGuest(t *testing.T) {
 		if err := c.followConsoles(ctx, []*Guest{g}, 4*time.Minute); err != nil {
 			t.Fatal(err)
 		}
+		t.Logf("%s alone: boot-to-overlay %.1f s after rocks start", g.Name, g.ReadyAt.Sub(g.Started).Seconds())
 		if p := ct.Libvirt.GuestPID(g.Name); p == 0 || p == pid {
 			t.Fatalf("QEMU after start: pid %d (was %d) on %s", p, pid, g.Container)
 		}
