@@ -283,7 +283,11 @@ func (c *Cluster) registerContainers(ctx context.Context) error {
 			return err
 		}
 	}
-	c.Step("registered %d containers; rocks list vcluster container:", len(c.containers()))
+	what := fmt.Sprintf("%d containers", len(c.Conts))
+	if c.FEHost != nil {
+		what += fmt.Sprintf(" and %s's frontend as the virtual frontend's host", c.FEHost.Site)
+	}
+	c.Step("registered %s; rocks list vcluster container:", what)
 	if out, err := c.Rocks(ctx, "list", "vcluster", "container"); err == nil {
 		c.Print(out)
 	}
@@ -316,7 +320,7 @@ func (c *Cluster) startAgents(ctx context.Context) error {
 	all := c.containers()
 	c.Step("VM containers: a private libvirtd (%s) and vcluster-agent on each of %d", driver, len(all))
 	if c.FEHost != nil {
-		c.Step("and on site %s's frontend %s, the virtual frontend's VM host", c.FEHost.Site, c.FEHost.Host.Name)
+		c.Step("and one on site %s's frontend (host %s): the virtual frontend's VM host", c.FEHost.Site, c.FEHost.Host.Name)
 	}
 	// libvirtd start-up is short; a few at a time keep the machine usable.
 	err := parallel(ctx, len(all), 4, func(i int) error {
