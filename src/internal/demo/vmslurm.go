@@ -95,32 +95,28 @@ func (c *Cluster) shareSlurm(fe *Guest, conf, key string) error {
 // daemons' state, spool and PID files in the guest's own memory (a unix
 // socket cannot live on 9p), their logs on the share.
 func guestConf(conf, ctld, logDir string) string {
+	set := map[string]string{
+		"SlurmctldHost":     ctld,
+		"StateSaveLocation": "/var/spool/slurmctld",
+		"SlurmctldPidFile":  "/run/slurmctld.pid",
+		"SlurmctldLogFile":  filepath.Join(logDir, "slurmctld.log"),
+		"SlurmdSpoolDir":    "/var/spool/slurmd/%n",
+		"SlurmdPidFile":     "/run/slurmd-%n.pid",
+		"SlurmdLogFile":     filepath.Join(logDir, "slurmd-%n.log"),
+	}
 	var b strings.Builder
 	for _, l := range strings.SplitAfter(conf, "\n") {
 		k, v, _ := strings.Cut(strings.TrimRight(l, "\n"), "=")
-		switch k {
-		case "SlurmctldHost":
-			l = "SlurmctldHost=" + ctld + "\n"
-		case "StateSaveLocation":
-			l = "StateSaveLocation=/var/spool/slurmctld\n"
-		case "SlurmctldPidFile":
-			l = "SlurmctldPidFile=/run/slurmctld.pid\n"
-		case "SlurmctldLogFile":
-			l = "SlurmctldLogFile=" + filepath.Join(logDir, "slurmctld.log") + "\n"
-		case "AuthInfo":
-			var opts []string
+		if k == "AuthInfo" {
+			opts := []string{"socket=/run/munge/munge.sock"}
 			for _, o := range strings.Split(v, ",") {
 				if !strings.HasPrefix(o, "socket=") {
 					opts = append(opts, o)
 				}
 			}
-			l = "AuthInfo=" + strings.Join(append([]string{"socket=/run/munge/munge.sock"}, opts...), ",") + "\n"
-		case "SlurmdSpoolDir":
-			l = "SlurmdSpoolDir=/var/spool/slurmd/%n\n"
-		case "SlurmdPidFile":
-			l = "SlurmdPidFile=/run/slurmd-%n.pid\n"
-		case "SlurmdLogFile":
-			l = "SlurmdLogFile=" + filepath.Join(logDir, "slurmd-%n.log") + "\n"
+			l = "AuthInfo=" + strings.Join(opts, ",") + "\n"
+		} else if nv, ok := set[k]; ok {
+			l = k + "=" + nv + "\n"
 		}
 		b.WriteString(l)
 	}
