@@ -167,9 +167,9 @@ func parseReach(data string) ([]PeerResult, error) {
 
 // reachFromVMs counts every unordered pair of guests as reachable when
 // every VM end of it reports the other answering: both directions for two
-// VMs, the VM's ping for a VM and the (namespace) virtual frontend. Pairs
-// of two namespaces are not possible here (only the frontend is one). A
-// VM whose results are missing fails all its pairs.
+// VMs (make demo: every guest is one), the VM's ping for a VM and a
+// guest that is not one; a pair with no VM end never counts. A VM whose
+// results are missing fails all its pairs.
 func reachFromVMs(gs []*Guest, results map[string][]PeerResult) *Reach {
 	got := map[[2]string]PeerResult{}
 	for from, rs := range results {
