@@ -52,7 +52,7 @@ func TestQEMUGuest(t *testing.T) {
 	name := "vm-kvm-0"
 	spec := agentapi.GuestSpec{Name: name, CPUs: 1, MemMB: 256, DiskGB: 1, MACs: []string{"02:5c:00:00:0a:01"},
 		Bridge: br, Boot: agentapi.BootPV, Kernel: kernel, Initrd: initrd,
-		Args: "console=ttyS0 vcluster.name=" + name + " vcluster.net=198.18.250.10/24,198.18.250.1"}
+		Args: "console=ttyS0 no_timer_check vcluster.name=" + name + " vcluster.net=198.18.250.10/24,198.18.250.1"}
 	// A bridge that does not exist: a clear fault, and no TAP left.
 	bad := spec
 	bad.Name, bad.Bridge = "vm-kvm-nobridge", "vctb-missing"
