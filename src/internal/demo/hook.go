@@ -243,10 +243,16 @@ type ConsoleState struct {
 }
 
 // parseConsole reads the "vcluster-guest: " lines of a serial log
-// (contract A4). The last READY or FAILED wins (a rebooted guest appends).
+// (contract A4) and the kernel's panic line. The last READY or failure
+// wins (a rebooted guest appends).
 func parseConsole(log string) ConsoleState {
 	var st ConsoleState
 	for _, l := range strings.Split(log, "\n") {
+		if j := strings.Index(l, "Kernel panic - "); j >= 0 {
+			// The guest is dead until someone destroys it: fail now.
+			st.Ready, st.Failed = false, "kernel panic: "+strings.TrimSpace(l[j+len("Kernel panic - "):])
+			continue
+		}
 		i := strings.Index(l, "vcluster-guest: ")
 		if i < 0 {
 			continue

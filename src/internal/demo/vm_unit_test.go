@@ -24,6 +24,10 @@ func TestParseConsole(t *testing.T) {
 	if st := parseConsole("vcluster-guest: READY name=x overlay=nope uptime=1\n"); st.Ready {
 		t.Fatal("READY without an address counted")
 	}
+	panicked := "[    0.068000] Kernel panic - not syncing: IO-APIC + timer doesn't work!\r\n[    0.068000] CPU: 0 PID: 0\n"
+	if st := parseConsole(panicked); st.Ready || st.Failed != "kernel panic: not syncing: IO-APIC + timer doesn't work!" {
+		t.Fatalf("a kernel panic: %+v", st)
+	}
 }
 
 func TestParseReach(t *testing.T) {
