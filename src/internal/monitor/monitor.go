@@ -118,71 +118,14 @@ func (m *Monitor) Run(ctx context.Context) error {
 // Poll is one round: heartbeats and load reports, then whatever they
 // call for (fencing, relocation), under the controller lock.
 func (m *Monitor) Poll(ctx context.Context) error {
-	st, err := controller.Load(ctx, m.db)
+	r, err := m.observe(ctx)
 	if err != nil {
 		return err
 	}
-	cs := make([]*controller.Container, 0, len(st.Containers))
-	for _, c := range st.Containers {
-		cs = append(cs, c)
-	}
-	seen := m.ctl.Survey(ctx, cs)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	now := m.now().UTC().Truncate(time.Second)
-	reports := map[int64]agentapi.HostStatus{}
-	var newlyDead, revive, over, restart []int64
-	ids := make([]int64, 0, len(seen))
-	for id := range seen {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		s := seen[id]
-		ok := s.Err == nil
-		if ok {
-			reports[id] = s.Status
-			if m.selfFenced(s) {
-				restart = append(restart, id)
-			}
-		}
-		switch m.tr.observe(id, s.Container.Dead, ok, !ok && m.leaseOver(s, time.Now()), s.Status, m.now()) {
-		case Missed:
-			m.log.Warn("missed heartbeat", "container", s.Container.Name(), "missed", m.tr.missed[id], "err", s.Err)
-		case NewlyDead:
-			if s.Container.Frontend {
-				// Its virtual frontends never start elsewhere, so nothing
-				// needs it powered off: no fence_command for a site's frontend.
-				m.log.Warn("frontend container silent: declared dead without fence_command; its virtual frontends stay", "container", s.Container.Name())
-			} else if err := m.fence(ctx, s.Container); err != nil {
-				m.log.Error("not declared dead: fencing failed; retrying next round", "container", s.Container.Name(), "err", err)
-				continue
-			}
-			newlyDead = append(newlyDead, id)
-		case Revived:
-			revive = append(revive, id)
-		case Overloaded:
-			over = append(over, id)
-		}
-	}
-	if err := controller.StoreStatus(ctx, m.db, now, reports); err != nil {
+	if err := m.restartFenced(ctx, r.restart); err != nil {
 		return err
 	}
-	if err := m.storeMissed(ctx, ids, seen); err != nil {
-		return err
-	}
-	// Dead containers whose guests could not all move yet are retried.
-	var stuck []int64
-	for _, id := range ids {
-		if seen[id].Container.Dead && seen[id].Err != nil {
-			stuck = append(stuck, id)
-		}
-	}
-	if err := m.restartFenced(ctx, restart); err != nil {
-		return err
-	}
-	if len(newlyDead)+len(revive)+len(over)+len(m.pending) == 0 && !m.hasGuests(ctx, stuck) && !m.draining(ctx) {
+	if len(r.newlyDead)+len(r.revive)+len(r.over)+len(m.pending) == 0 && !m.hasGuests(ctx, r.stuck) && !m.draining(ctx) {
 		return nil
 	}
 	lock, err := controller.Acquire(ctx, m.db, m.cfg.LockWait.Duration)
@@ -190,55 +133,139 @@ func (m *Monitor) Poll(ctx context.Context) error {
 		return err
 	}
 	defer lock.Release()
-	for _, id := range newlyDead {
-		c := seen[id].Container
-		if over, err := m.leaseStillOver(ctx, seen[id]); err != nil || !over {
+	if err := m.markDead(ctx, r); err != nil {
+		return err
+	}
+	for _, id := range r.stuck {
+		why := fmt.Sprintf("container %s dead (%d missed heartbeats)", r.seen[id].Container.Name(), m.tr.missed[id])
+		moves, err := controller.Relocate(ctx, m.db, id, why)
+		m.logMoves(moves)
+		if err != nil {
+			m.log.Error("relocation incomplete", "container", r.seen[id].Container.Name(), "err", err)
+		}
+	}
+	for _, id := range r.over {
+		m.relieve(ctx, id, r.seen[id])
+	}
+	m.drainNext(ctx)
+	return m.converge(ctx, r)
+}
+
+// round is what one poll saw, by container id.
+type round struct {
+	seen map[int64]*controller.Seen
+	ids  []int64 // sorted
+	now  time.Time
+	// newlyDead: silent long enough (and fenced); revive: dead ones that
+	// answer again; over: overloaded; restart: agents that fenced
+	// themselves; stuck: dead ones whose guests may still have to move.
+	newlyDead, revive, over, restart, stuck []int64
+}
+
+// observe asks every container, classifies each answer (or silence) and
+// stores the load reports and missed heartbeats; it takes no lock.
+func (m *Monitor) observe(ctx context.Context) (*round, error) {
+	st, err := controller.Load(ctx, m.db)
+	if err != nil {
+		return nil, err
+	}
+	cs := make([]*controller.Container, 0, len(st.Containers))
+	for _, c := range st.Containers {
+		cs = append(cs, c)
+	}
+	r := &round{seen: m.ctl.Survey(ctx, cs)}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	r.now = m.now().UTC().Truncate(time.Second)
+	for id := range r.seen {
+		r.ids = append(r.ids, id)
+	}
+	sort.Slice(r.ids, func(i, j int) bool { return r.ids[i] < r.ids[j] })
+	reports := map[int64]agentapi.HostStatus{}
+	for _, id := range r.ids {
+		if s := r.seen[id]; s.Err == nil {
+			reports[id] = s.Status
+		}
+		m.classify(ctx, r, id)
+	}
+	if err := controller.StoreStatus(ctx, m.db, r.now, reports); err != nil {
+		return nil, err
+	}
+	if err := m.storeMissed(ctx, r.ids, r.seen); err != nil {
+		return nil, err
+	}
+	// Dead containers whose guests could not all move yet are retried.
+	for _, id := range r.ids {
+		if r.seen[id].Container.Dead && r.seen[id].Err != nil {
+			r.stuck = append(r.stuck, id)
+		}
+	}
+	return r, nil
+}
+
+// classify files one container's answer into the round's lists.
+func (m *Monitor) classify(ctx context.Context, r *round, id int64) {
+	s := r.seen[id]
+	ok := s.Err == nil
+	if ok && m.selfFenced(s) {
+		r.restart = append(r.restart, id)
+	}
+	switch m.tr.observe(id, s.Container.Dead, ok, !ok && m.leaseOver(s, time.Now()), s.Status, m.now()) {
+	case Missed:
+		m.log.Warn("missed heartbeat", "container", s.Container.Name(), "missed", m.tr.missed[id], "err", s.Err)
+	case NewlyDead:
+		if s.Container.Frontend {
+			// Its virtual frontends never start elsewhere, so nothing
+			// needs it powered off: no fence_command for a site's frontend.
+			m.log.Warn("frontend container silent: declared dead without fence_command; its virtual frontends stay", "container", s.Container.Name())
+		} else if err := m.fence(ctx, s.Container); err != nil {
+			m.log.Error("not declared dead: fencing failed; retrying next round", "container", s.Container.Name(), "err", err)
+			return
+		}
+		r.newlyDead = append(r.newlyDead, id)
+	case Revived:
+		r.revive = append(r.revive, id)
+	case Overloaded:
+		r.over = append(r.over, id)
+	}
+}
+
+// markDead records the newly dead containers (under the lock, once their
+// leases are still over) and adds them to the round's stuck list.
+func (m *Monitor) markDead(ctx context.Context, r *round) error {
+	for _, id := range r.newlyDead {
+		c := r.seen[id].Container
+		if over, err := m.leaseStillOver(ctx, r.seen[id]); err != nil || !over {
 			if err != nil {
 				return err
 			}
 			continue
 		}
-		if _, err := m.db.ExecContext(ctx, "UPDATE vc_health SET Status = 'dead', DeadSince = ? WHERE Container = ?", now, id); err != nil {
+		if _, err := m.db.ExecContext(ctx, "UPDATE vc_health SET Status = 'dead', DeadSince = ? WHERE Container = ?", r.now, id); err != nil {
 			return err
 		}
 		m.log.Warn("container dead: fenced by missed heartbeats; relocating its guests", "container", c.Name(),
-			"missed", m.tr.missed[id], "err", seen[id].Err)
-		stuck = append(stuck, id)
+			"missed", m.tr.missed[id], "err", r.seen[id].Err)
+		r.stuck = append(r.stuck, id)
 	}
-	for _, id := range stuck {
-		why := fmt.Sprintf("container %s dead (%d missed heartbeats)", seen[id].Container.Name(), m.tr.missed[id])
-		moves, err := controller.Relocate(ctx, m.db, id, why)
-		m.logMoves(moves)
-		if err != nil {
-			m.log.Error("relocation incomplete", "container", seen[id].Container.Name(), "err", err)
-		}
-	}
-	for _, id := range over {
-		m.relieve(ctx, id, seen[id])
-	}
-	m.drainNext(ctx)
+	return nil
+}
+
+// converge reconciles the pending guests and the revived containers, and
+// keeps pending what did not converge.
+func (m *Monitor) converge(ctx context.Context, r *round) error {
 	names := make([]string, 0, len(m.pending))
 	for n := range m.pending {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	rep, err := m.ctl.Reconcile(ctx, controller.Filter{Names: names, Revive: revive})
+	rep, err := m.ctl.Reconcile(ctx, controller.Filter{Names: names, Revive: r.revive})
 	if err != nil {
 		return err
 	}
-	for _, id := range rep.Revived {
-		if _, err := m.db.ExecContext(ctx, "UPDATE vc_health SET Status = 'alive', DeadSince = NULL, Missed = 0 WHERE Container = ?", id); err != nil {
-			return err
-		}
-		m.log.Info("container back: stale copies destroyed, alive again", "container", seen[id].Container.Name())
-		// Guests that could not move away start there again next round.
-		back, err := db.Column[string](m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id))
-		if err != nil {
-			return err
-		}
-		for _, n := range back {
-			m.pending[n] = true
-		}
+	if err := m.revived(ctx, r, rep.Revived); err != nil {
+		return err
 	}
 	blocked := map[string]bool{}
 	for _, b := range rep.Blocked {
@@ -252,6 +279,25 @@ func (m *Monitor) Poll(ctx context.Context) error {
 	}
 	if rep.Calls > 0 {
 		m.log.Info("converged moved guests", "guests", len(names), "calls", rep.Calls, "converged", rep.Converged())
+	}
+	return nil
+}
+
+// revived marks containers alive again; their guests that could not move
+// away start there again next round.
+func (m *Monitor) revived(ctx context.Context, r *round, ids []int64) error {
+	for _, id := range ids {
+		if _, err := m.db.ExecContext(ctx, "UPDATE vc_health SET Status = 'alive', DeadSince = NULL, Missed = 0 WHERE Container = ?", id); err != nil {
+			return err
+		}
+		m.log.Info("container back: stale copies destroyed, alive again", "container", r.seen[id].Container.Name())
+		back, err := db.Column[string](m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id))
+		if err != nil {
+			return err
+		}
+		for _, n := range back {
+			m.pending[n] = true
+		}
 	}
 	return nil
 }
