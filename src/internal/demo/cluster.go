@@ -125,19 +125,8 @@ type Cluster struct {
 // Open builds the bed and starts the database, agents and supernode, and
 // registers the sites and containers. On error everything is closed.
 func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
-	if len(opt.Layout.Sites) == 0 {
-		opt.Layout = testbed.Research()
-	}
-	if opt.Guests == "" {
-		opt.Guests = GuestsNS
-	}
-	if opt.Guests != GuestsNS && opt.Guests != GuestsVM {
-		return nil, fmt.Errorf("guests %q: want %s or %s", opt.Guests, GuestsVM, GuestsNS)
-	}
-	// VM guests ask their site's frontend for a LAN address.
-	opt.Layout.DHCP = opt.Layout.DHCP || opt.vm()
-	if opt.Progress == nil {
-		opt.Progress = os.Stdout
+	if opt, err = opt.withDefaults(); err != nil {
+		return nil, err
 	}
 	c = &Cluster{opt: opt, start: time.Now(), out: opt.Progress, Bin: map[string]string{}, Keys: map[string]string{}}
 	defer func() {
@@ -146,117 +135,18 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
-	if os.Geteuid() != 0 {
-		return nil, errors.New("needs root (network namespaces, TAP devices, private daemons)")
-	}
-	for _, p := range []string{"ip", "tc", "ping", "unshare", "chroot", "nsenter", "mariadbd", "mariadb-install-db", libvirtd.Program} {
-		if _, err := exec.LookPath(p); err != nil {
-			return nil, fmt.Errorf("%s not installed (tests/install-deps.sh installs it)", p)
-		}
-	}
-	if c.Repo, err = binaries.RepoRoot(); err != nil {
-		return nil, err
-	}
-	for _, b := range []string{"rocks-vcluster", "vcluster-agent", "vcluster-edge", "vcluster-supernode"} {
-		if c.Bin[b], err = binaries.Lookup(b); err != nil {
-			return nil, err
-		}
-	}
-	if c.Dir = opt.Dir; c.Dir == "" {
-		if c.Dir, err = os.MkdirTemp("", "vcluster-demo-"); err != nil {
-			return nil, err
-		}
-	} else if err = os.MkdirAll(c.Dir, 0o755); err != nil {
-		return nil, err
-	}
-	// Closed last: the work folder (unless kept).
-	c.defer_(func() {
-		if !opt.Keep {
-			_ = os.RemoveAll(c.Dir)
-		}
-	})
-	// libvirtd runs as nobody and must reach its own folder; keys stay 0700.
-	if err = os.Chmod(c.Dir, 0o755); err != nil {
-		return nil, err
-	}
-
-	c.Step("database: private MariaDB (Rocks base schema as database cluster)")
-	if c.DB, err = mariadb.Start(); err != nil {
-		return nil, err
-	}
-	c.defer_(c.DB.Stop)
-	if err = c.DB.CreateDatabase("cluster"); err != nil {
-		return nil, err
-	}
-	c.DSN = c.DB.SocketDSN("cluster")
-
-	c.Step("test bed: %s", describeLayout(opt.Layout))
-	if opt.Layout.Dir == "" {
-		opt.Layout.Dir = filepath.Join(c.Dir, "bed")
-		if err = os.MkdirAll(opt.Layout.Dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	if opt.Layout.Wanem == "" {
-		// tests/demo.sh builds src/tools/* side by side.
-		if exe, err := os.Executable(); err == nil {
-			if p := filepath.Join(filepath.Dir(exe), "vcluster-wanem"); fileExists(p) {
-				opt.Layout.Wanem = p
-			}
-		}
-	}
-	if c.Bed, err = testbed.Open(opt.Layout); err != nil {
-		return nil, err
-	}
-	c.defer_(func() { _ = c.Bed.Close() })
-	// Before the bed stops its own processes: what those started and
-	// detached (slurmstepd and its vina, on Ctrl-C mid-batch) still lives
-	// in the bed's namespaces; end it by PID.
-	c.defer_(func() { killNamespaces(c.Bed) })
-	if err = ctx.Err(); err != nil {
-		return nil, err
-	}
-
-	c.Step("rocks-vcluster migrate")
-	if _, err = c.Rocks(ctx, "migrate"); err != nil {
-		return nil, err
-	}
-	// A VM's memory is real: the agents' reports (the host's free
-	// memory) are what placement sees. Only the test driver needs this.
-	if !opt.vm() {
-		if err = emulateMemory(ctx, c.DSN); err != nil {
-			return nil, err
-		}
-	}
-	keyDir := filepath.Join(c.Dir, "keys")
-	if err = os.MkdirAll(keyDir, 0o700); err != nil {
-		return nil, err
-	}
-	for _, s := range c.Bed.Sites {
-		c.Keys[s.Name] = filepath.Join(keyDir, s.Name+".key")
-		c.Sites = append(c.Sites, s.Name)
-		c.Step("rocks add vcluster site %s frontend=%s", s.Name, s.Frontend.Addr)
-		if _, err = c.Rocks(ctx, "add", "vcluster", "site", s.Name, "frontend="+s.Frontend.Addr.String(), "key="+c.Keys[s.Name]); err != nil {
-			return nil, err
-		}
-	}
-
+	steps := []func(context.Context) error{c.preflight, c.workFolder, c.openDatabase, c.openBed, c.registerSites}
 	if opt.vm() {
-		if err = c.prepareVMs(ctx); err != nil {
+		steps = append(steps, c.prepareVMs)
+	}
+	steps = append(steps, c.startAgents, c.registerContainers, c.startSupernode)
+	for _, step := range steps {
+		if err = step(ctx); err != nil {
 			return nil, err
 		}
-	}
-	if err = c.startAgents(ctx); err != nil {
-		return nil, err
-	}
-	if err = c.registerContainers(ctx); err != nil {
-		return nil, err
-	}
-
-	a := c.Bed.Site(c.Sites[0])
-	c.Step("supernode: vcluster-supernode -l %d on site %s's frontend (%s)", SupernodePort, a.Name, a.Frontend.Addr)
-	if c.Supernode, err = a.Frontend.Start(c.Bin["vcluster-supernode"], "-l", fmt.Sprint(SupernodePort)); err != nil {
-		return nil, err
+		if err = ctx.Err(); err != nil {
+			return nil, err
+		}
 	}
 	if opt.vm() {
 		if c.Monitor, err = c.startMonitor(true); err != nil {
@@ -264,6 +154,150 @@ func Open(ctx context.Context, opt Options) (c *Cluster, err error) {
 		}
 	}
 	return c, nil
+}
+
+// withDefaults fills in the options' defaults and checks them.
+func (o Options) withDefaults() (Options, error) {
+	if len(o.Layout.Sites) == 0 {
+		o.Layout = testbed.Research()
+	}
+	if o.Guests == "" {
+		o.Guests = GuestsNS
+	}
+	if o.Guests != GuestsNS && o.Guests != GuestsVM {
+		return o, fmt.Errorf("guests %q: want %s or %s", o.Guests, GuestsVM, GuestsNS)
+	}
+	// VM guests ask their site's frontend for a LAN address.
+	o.Layout.DHCP = o.Layout.DHCP || o.vm()
+	if o.Progress == nil {
+		o.Progress = os.Stdout
+	}
+	return o, nil
+}
+
+// preflight checks root, the programs the bed runs and our binaries.
+func (c *Cluster) preflight(context.Context) error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (network namespaces, TAP devices, private daemons)")
+	}
+	for _, p := range []string{"ip", "tc", "ping", "unshare", "chroot", "nsenter", "mariadbd", "mariadb-install-db", libvirtd.Program} {
+		if _, err := exec.LookPath(p); err != nil {
+			return fmt.Errorf("%s not installed (tests/install-deps.sh installs it)", p)
+		}
+	}
+	var err error
+	if c.Repo, err = binaries.RepoRoot(); err != nil {
+		return err
+	}
+	for _, b := range []string{"rocks-vcluster", "vcluster-agent", "vcluster-edge", "vcluster-supernode"} {
+		if c.Bin[b], err = binaries.Lookup(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// workFolder makes the work folder (Options.Dir or a fresh temporary one),
+// removed last on Close unless kept.
+func (c *Cluster) workFolder(context.Context) error {
+	var err error
+	if c.Dir = c.opt.Dir; c.Dir == "" {
+		if c.Dir, err = os.MkdirTemp("", "vcluster-demo-"); err != nil {
+			return err
+		}
+	} else if err = os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
+	c.defer_(func() {
+		if !c.opt.Keep {
+			_ = os.RemoveAll(c.Dir)
+		}
+	})
+	// libvirtd runs as nobody and must reach its own folder; keys stay 0700.
+	return os.Chmod(c.Dir, 0o755)
+}
+
+// openDatabase starts the private MariaDB with the database cluster.
+func (c *Cluster) openDatabase(context.Context) error {
+	c.Step("database: private MariaDB (Rocks base schema as database cluster)")
+	var err error
+	if c.DB, err = mariadb.Start(); err != nil {
+		return err
+	}
+	c.defer_(c.DB.Stop)
+	if err = c.DB.CreateDatabase("cluster"); err != nil {
+		return err
+	}
+	c.DSN = c.DB.SocketDSN("cluster")
+	return nil
+}
+
+// openBed builds the test bed's namespaces (and its WAN emulator).
+func (c *Cluster) openBed(context.Context) error {
+	l := c.opt.Layout
+	c.Step("test bed: %s", describeLayout(l))
+	if l.Dir == "" {
+		l.Dir = filepath.Join(c.Dir, "bed")
+		if err := os.MkdirAll(l.Dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if l.Wanem == "" {
+		// tests/demo.sh builds src/tools/* side by side.
+		if exe, err := os.Executable(); err == nil {
+			if p := filepath.Join(filepath.Dir(exe), "vcluster-wanem"); fileExists(p) {
+				l.Wanem = p
+			}
+		}
+	}
+	var err error
+	if c.Bed, err = testbed.Open(l); err != nil {
+		return err
+	}
+	c.defer_(func() { _ = c.Bed.Close() })
+	// Before the bed stops its own processes: what those started and
+	// detached (slurmstepd and its vina, on Ctrl-C mid-batch) still lives
+	// in the bed's namespaces; end it by PID.
+	c.defer_(func() { killNamespaces(c.Bed) })
+	return nil
+}
+
+// registerSites migrates the database and registers every site with a
+// fresh key file.
+func (c *Cluster) registerSites(ctx context.Context) error {
+	c.Step("rocks-vcluster migrate")
+	if _, err := c.Rocks(ctx, "migrate"); err != nil {
+		return err
+	}
+	// A VM's memory is real: the agents' reports (the host's free
+	// memory) are what placement sees. Only the test driver needs this.
+	if !c.opt.vm() {
+		if err := emulateMemory(ctx, c.DSN); err != nil {
+			return err
+		}
+	}
+	keyDir := filepath.Join(c.Dir, "keys")
+	if err := os.MkdirAll(keyDir, 0o700); err != nil {
+		return err
+	}
+	for _, s := range c.Bed.Sites {
+		c.Keys[s.Name] = filepath.Join(keyDir, s.Name+".key")
+		c.Sites = append(c.Sites, s.Name)
+		c.Step("rocks add vcluster site %s frontend=%s", s.Name, s.Frontend.Addr)
+		if _, err := c.Rocks(ctx, "add", "vcluster", "site", s.Name, "frontend="+s.Frontend.Addr.String(), "key="+c.Keys[s.Name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startSupernode runs the supernode on A's frontend.
+func (c *Cluster) startSupernode(context.Context) error {
+	a := c.Bed.Site(c.Sites[0])
+	c.Step("supernode: vcluster-supernode -l %d on site %s's frontend (%s)", SupernodePort, a.Name, a.Frontend.Addr)
+	var err error
+	c.Supernode, err = a.Frontend.Start(c.Bin["vcluster-supernode"], "-l", fmt.Sprint(SupernodePort))
+	return err
 }
 
 // registerContainers runs `rocks add vcluster container` for each
