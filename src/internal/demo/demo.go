@@ -82,6 +82,7 @@ func (r *Report) String() string {
 	if r.VMs > 0 {
 		fmt.Fprintf(&b, "guests:       %d, %d of them QEMU VMs booted by the agents (DHCP, kickstart over HTTP, edge); the virtual frontend's VM on site A's frontend\n", r.Guests, r.VMs)
 		fmt.Fprintf(&b, "boot:         %s\n", r.Boot)
+		fmt.Fprintf(&b, "boot each:    %s\n", r.Boot.PerGuest())
 		if r.Idle != nil {
 			fmt.Fprintf(&b, "idle cost:    %s\n", r.Idle)
 		}

@@ -118,7 +118,11 @@ func TestBoots(t *testing.T) {
 		gs = append(gs, &Guest{Name: string(rune('a' + i)), VM: true, Started: t0, ReadyAt: t0.Add(time.Duration(s) * time.Second)})
 	}
 	gs = append(gs, &Guest{Name: "late", VM: true, Started: t0})
-	if b := Boots(gs); b.N != 3 || b.Median != 20*time.Second || b.Max != 30*time.Second {
+	b := Boots(gs)
+	if b.N != 3 || b.Median != 20*time.Second || b.Max != 30*time.Second {
 		t.Fatalf("got %+v", b)
+	}
+	if got := b.PerGuest(); got != "a 30.0 s, b 10.0 s, c 20.0 s" {
+		t.Fatalf("per guest: %q", got)
 	}
 }

@@ -195,25 +195,45 @@ func (c *Cluster) VMs() []*Guest {
 type BootStats struct {
 	N           int
 	Median, Max time.Duration
+	Each        []GuestBoot // by guest, in the guests' order
+}
+
+// GuestBoot is one guest's boot-to-overlay.
+type GuestBoot struct {
+	Guest string
+	Took  time.Duration
 }
 
 // Boots summarises boot-to-overlay of the guests that are READY.
 func Boots(gs []*Guest) BootStats {
+	var b BootStats
 	var ds []time.Duration
 	for _, g := range gs {
 		if g.VM && !g.ReadyAt.IsZero() {
-			ds = append(ds, g.ReadyAt.Sub(g.Started))
+			d := g.ReadyAt.Sub(g.Started)
+			ds = append(ds, d)
+			b.Each = append(b.Each, GuestBoot{g.Name, d})
 		}
 	}
 	if len(ds) == 0 {
-		return BootStats{}
+		return b
 	}
 	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	return BootStats{N: len(ds), Median: ds[(len(ds)-1)/2], Max: ds[len(ds)-1]}
+	b.N, b.Median, b.Max = len(ds), ds[(len(ds)-1)/2], ds[len(ds)-1]
+	return b
 }
 
 func (b BootStats) String() string {
 	return fmt.Sprintf("boot-to-overlay of %d VMs: median %.1f s, max %.1f s", b.N, b.Median.Seconds(), b.Max.Seconds())
+}
+
+// PerGuest lists each guest's boot-to-overlay: "demo 80.0 s, vm-demo-0 78.1 s, ...".
+func (b BootStats) PerGuest() string {
+	parts := make([]string, len(b.Each))
+	for i, e := range b.Each {
+		parts[i] = fmt.Sprintf("%s %.1f s", e.Guest, e.Took.Seconds())
+	}
+	return strings.Join(parts, ", ")
 }
 
 var errNotVM = errors.New("only with VM guests (-guests vm)")
