@@ -33,7 +33,11 @@ func (c *Controller) Client(ct *Container) (*agentclient.Client, error) {
 func (c *Controller) client(ct *Container, renewing bool) (*agentclient.Client, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	id := fmt.Sprint(ct.Agent, "\x00", ct.KeyFile, "\x00", ct.CAFile, "\x00", renewing)
+	// A frontend container's agent is never armed: its virtual frontends
+	// never start elsewhere, so nothing needs them stopped when vclusterd
+	// falls silent (a lease it already holds is still renewed).
+	arm := c.opt.LeaseArm && !ct.Frontend
+	id := fmt.Sprint(ct.Agent, "\x00", ct.KeyFile, "\x00", ct.CAFile, "\x00", renewing, arm)
 	if cl := c.clients[id]; cl != nil {
 		return cl, nil
 	}
@@ -57,7 +61,7 @@ func (c *Controller) client(ct *Container, renewing bool) (*agentclient.Client, 
 	}
 	opts := []agentclient.Option{agentclient.WithTimeout(c.opt.CallTimeout)}
 	if renewing || c.opt.LeaseArm {
-		opts = append(opts, agentclient.WithLease(lease, c.opt.LeaseArm))
+		opts = append(opts, agentclient.WithLease(lease, arm))
 	}
 	if strings.HasPrefix(u, "https://") {
 		cfg, err := c.tlsConfig(ct)

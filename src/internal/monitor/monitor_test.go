@@ -138,6 +138,13 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // tune leaves them (cfg), until the test ends; logs is the monitor's log.
 func runMonitor(t *testing.T, tune func(*Config)) (b *ctltest.Bed, ctx context.Context, cfg Config, logs *netns.SyncBuffer) {
 	t.Helper()
+	return runMonitorOn(t, nil, tune)
+}
+
+// runMonitorOn is runMonitor with prepare run on the bed (its cluster
+// converged) before vclusterd starts.
+func runMonitorOn(t *testing.T, prepare func(*ctltest.Bed), tune func(*Config)) (b *ctltest.Bed, ctx context.Context, cfg Config, logs *netns.SyncBuffer) {
+	t.Helper()
 	b = ctltest.New(t, []string{"A", "B", "C"}, 1, ctltest.Options{})
 	b.AddCluster("vc1", 6, 1, 128)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -151,6 +158,9 @@ func runMonitor(t *testing.T, tune func(*Config)) (b *ctltest.Bed, ctx context.C
 		t.Fatalf("%v %v", rep, err)
 	}
 	l.Release()
+	if prepare != nil {
+		prepare(b)
+	}
 
 	cfg = Defaults()
 	tune(&cfg)
