@@ -240,17 +240,18 @@ type ConsoleState struct {
 	Uptime  float64    // seconds since the guest's kernel started, from READY
 	LAN     string     // "<addr>/<len>" from the net line
 	Failed  string     // the FAILED line, if any
+	Panic   string     // the kernel's last panic message, if any (it then reboots)
 }
 
 // parseConsole reads the "vcluster-guest: " lines of a serial log
 // (contract A4) and the kernel's panic line. The last READY or failure
-// wins (a rebooted guest appends).
+// wins (a rebooted guest appends); a panic is kept, READY or not.
 func parseConsole(log string) ConsoleState {
 	var st ConsoleState
 	for _, l := range strings.Split(log, "\n") {
 		if j := strings.Index(l, "Kernel panic - "); j >= 0 {
-			// The guest is dead until someone destroys it: fail now.
-			st.Ready, st.Failed = false, "kernel panic: "+strings.TrimSpace(l[j+len("Kernel panic - "):])
+			// panic=10: the guest reboots and boots again.
+			st.Ready, st.Panic = false, strings.TrimSpace(l[j+len("Kernel panic - "):])
 			continue
 		}
 		i := strings.Index(l, "vcluster-guest: ")
@@ -273,7 +274,7 @@ func parseConsole(log string) ConsoleState {
 				continue
 			}
 			up, _ := strconv.ParseFloat(kv["uptime"], 64)
-			st = ConsoleState{Ready: true, Overlay: a, Uptime: up, LAN: st.LAN}
+			st = ConsoleState{Ready: true, Overlay: a, Uptime: up, LAN: st.LAN, Panic: st.Panic}
 		case "FAILED":
 			st.Ready, st.Failed = false, strings.Join(f, " ")
 		}

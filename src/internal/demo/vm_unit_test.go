@@ -25,8 +25,11 @@ func TestParseConsole(t *testing.T) {
 		t.Fatal("READY without an address counted")
 	}
 	panicked := "[    0.068000] Kernel panic - not syncing: IO-APIC + timer doesn't work!\r\n[    0.068000] CPU: 0 PID: 0\n"
-	if st := parseConsole(panicked); st.Ready || st.Failed != "kernel panic: not syncing: IO-APIC + timer doesn't work!" {
+	if st := parseConsole(panicked); st.Ready || st.Failed != "" || st.Panic != "not syncing: IO-APIC + timer doesn't work!" {
 		t.Fatalf("a kernel panic: %+v", st)
+	}
+	if st := parseConsole(panicked + log); !st.Ready || st.Panic == "" {
+		t.Fatalf("READY after a panic and reboot: %+v", st)
 	}
 }
 

@@ -124,8 +124,12 @@ func (c *Cluster) readConsole(g *Guest) error {
 		if g.State.Overlay != g.Overlay {
 			return fmt.Errorf("%s: READY on overlay %s, the database says %s", g.Name, g.State.Overlay, g.Overlay)
 		}
-		c.Step("%s READY on %s/%s: LAN %s, overlay %s, boot-to-overlay %.1f s (guest uptime %.1f s)",
-			g.Name, g.Site, g.Container, g.State.LAN, g.State.Overlay, g.ReadyAt.Sub(g.Started).Seconds(), g.State.Uptime)
+		again := ""
+		if g.State.Panic != "" {
+			again = "; it rebooted after a kernel panic: " + g.State.Panic
+		}
+		c.Step("%s READY on %s/%s: LAN %s, overlay %s, boot-to-overlay %.1f s (guest uptime %.1f s%s)",
+			g.Name, g.Site, g.Container, g.State.LAN, g.State.Overlay, g.ReadyAt.Sub(g.Started).Seconds(), g.State.Uptime, again)
 	}
 	return nil
 }

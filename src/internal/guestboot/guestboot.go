@@ -114,9 +114,11 @@ func (s Settings) Apply(spec *agentapi.GuestSpec) {
 // the guest's own vcluster-guest lines still reach the console.
 // no_timer_check: on an overloaded host the emulated timer can miss the
 // kernel's IO-APIC check, which then panics ("IO-APIC + timer doesn't
-// work!"; one of 14 TCG guests on 2 cores did).
+// work!"; one of 14 TCG guests on 2 cores did). panic=10: a guest whose
+// kernel panics anyway reboots (the domain restarts on reboot) and
+// installs again, instead of spinning on its vCPU until someone looks.
 func Args(base, guest, token string) string {
-	return "console=ttyS0 quiet no_timer_check vcluster.name=" + guest + " vcluster.ks=" + KickstartURL(base, guest, token)
+	return "console=ttyS0 quiet no_timer_check panic=10 vcluster.name=" + guest + " vcluster.ks=" + KickstartURL(base, guest, token)
 }
 
 // KickstartPath is the kickstart server's path of the guests' scripts.

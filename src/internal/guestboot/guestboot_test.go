@@ -91,7 +91,7 @@ func TestDefaultsAndModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := spec(t, s, "vm-vc1-3")
-	want := "console=ttyS0 quiet no_timer_check vcluster.name=vm-vc1-3 vcluster.ks=http://198.18.0.1:8679/vcluster/kickstart/vm-vc1-3?t=" +
+	want := "console=ttyS0 quiet no_timer_check panic=10 vcluster.name=vm-vc1-3 vcluster.ks=http://198.18.0.1:8679/vcluster/kickstart/vm-vc1-3?t=" +
 		auth.KickstartToken(key, "vm-vc1-3")
 	if g.Boot != agentapi.BootPV || g.Kernel != "/boot/vmlinuz" || g.Initrd != "/boot/initrd.img" || g.Args != want {
 		t.Fatalf("kernel spec %+v\nwant args %s", g, want)

@@ -63,7 +63,7 @@ func TestSyncAndVclusterdBootAlike(t *testing.T) {
 		t.Fatalf("sync: %s", errb.String())
 	}
 	bySync := domainBoot(t, b.Agents[0], "vm-vc1-0")
-	want := "console=ttyS0 quiet no_timer_check vcluster.name=vm-vc1-0 vcluster.ks=http://" + home.Frontend + ":8679/vcluster/kickstart/vm-vc1-0?t=" +
+	want := "console=ttyS0 quiet no_timer_check panic=10 vcluster.name=vm-vc1-0 vcluster.ks=http://" + home.Frontend + ":8679/vcluster/kickstart/vm-vc1-0?t=" +
 		auth.KickstartToken(key, "vm-vc1-0")
 	if bySync.Kernel != "/var/lib/vcluster/vmlinuz" || bySync.Initrd != "/var/lib/vcluster/initrd.img" || bySync.Cmdline != want {
 		t.Fatalf("sync defined %+v\nwant cmdline %s", bySync, want)
