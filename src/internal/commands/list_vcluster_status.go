@@ -50,26 +50,7 @@ func listStatus(c *rockscmd.Context) error {
 	if name != "" && !st.Known(name) {
 		return fmt.Errorf("unknown virtual cluster %q", name)
 	}
-	// Health and last report per container.
-	type health struct {
-		status string
-		state  string // active, drain, disabled
-		seen   sql.NullTime
-		load   sql.NullFloat64
-		cpus   sql.NullInt64
-	}
-	hs := map[int64]health{}
-	err = db.Rows(d.QueryContext(c.Ctx, `SELECT c.ID, IFNULL(h.Status, 'alive'), c.State, h.LastSeen, l.Load1, l.CPUs
-		FROM vc_containers c LEFT JOIN vc_health h ON h.Container = c.ID LEFT JOIN vc_load l ON l.Container = c.ID`)).
-		Each(func(r *sql.Rows) error {
-			var id int64
-			var h health
-			if err := r.Scan(&id, &h.status, &h.state, &h.seen, &h.load, &h.cpus); err != nil {
-				return err
-			}
-			hs[id] = h
-			return nil
-		})
+	hs, err := readHealth(c, d)
 	if err != nil {
 		return err
 	}
@@ -78,15 +59,7 @@ func listStatus(c *rockscmd.Context) error {
 		cs = append(cs, ct)
 	}
 	seen := controller.New(d, controller.Options{CallTimeout: time.Duration(secs) * time.Second}).Survey(c.Ctx, cs)
-	// Where each guest name actually runs.
-	where := map[string][]string{}
-	for _, s := range seen {
-		for _, g := range s.Status.Guests {
-			if guestActive(g.State) {
-				where[g.Name] = append(where[g.Name], s.Container.Name())
-			}
-		}
-	}
+	where := whereRunning(seen)
 	var names []string
 	for n, g := range st.Guests {
 		if name == "" || g.Cluster == name {
@@ -106,46 +79,94 @@ func listStatus(c *rockscmd.Context) error {
 			t.Row(n, g.Cluster, desired, "not managed (virtual frontend)", nil, nil, nil, nil, nil)
 			continue
 		}
-		h := hs[ct.ID]
-		actual := "absent"
-		if s := seen[ct.ID]; s.Err != nil {
-			actual = "unknown (agent unreachable)"
-		} else {
-			for _, gi := range s.Status.Guests {
-				if gi.Name == n {
-					actual = gi.State
-				}
-			}
-		}
-		if !g.On && guestActive(actual) {
-			actual += " (stopping)"
-		}
-		var elsewhere []string
-		for _, w := range where[n] {
-			if w != ct.Name() {
-				elsewhere = append(elsewhere, w)
-			}
-		}
-		if len(elsewhere) > 0 {
-			actual += " (ALSO RUNNING ON " + strings.Join(elsewhere, ", ") + ")"
-		}
-		var load, last any
-		if h.load.Valid {
-			load = fmt.Sprintf("%.2f/%d", h.load.Float64, h.cpus.Int64)
-		}
-		if h.seen.Valid {
-			last = h.seen.Time.UTC().Format(time.DateTime)
-		} else {
-			last = "never"
-		}
-		health := h.status
-		if h.state != "active" {
-			health += "," + h.state
-		}
-		t.Row(n, g.Cluster, desired, actual, ct.Site, ct.Host, load, health, last)
+		load, health, last := hs[ct.ID].cells()
+		t.Row(n, g.Cluster, desired, actualState(g, ct, seen[ct.ID], where[n]), ct.Site, ct.Host, load, health, last)
 	}
 	t.Flush()
 	return nil
+}
+
+// health is a container's health and last report, as status prints it.
+type health struct {
+	status string
+	state  string // active, drain, disabled
+	seen   sql.NullTime
+	load   sql.NullFloat64
+	cpus   sql.NullInt64
+}
+
+// readHealth reads every container's health and last load report.
+func readHealth(c *rockscmd.Context, d *sql.DB) (map[int64]health, error) {
+	hs := map[int64]health{}
+	err := db.Rows(d.QueryContext(c.Ctx, `SELECT c.ID, IFNULL(h.Status, 'alive'), c.State, h.LastSeen, l.Load1, l.CPUs
+		FROM vc_containers c LEFT JOIN vc_health h ON h.Container = c.ID LEFT JOIN vc_load l ON l.Container = c.ID`)).
+		Each(func(r *sql.Rows) error {
+			var id int64
+			var h health
+			if err := r.Scan(&id, &h.status, &h.state, &h.seen, &h.load, &h.cpus); err != nil {
+				return err
+			}
+			hs[id] = h
+			return nil
+		})
+	return hs, err
+}
+
+// cells are the load, health and last-seen columns.
+func (h health) cells() (load, status, last any) {
+	if h.load.Valid {
+		load = fmt.Sprintf("%.2f/%d", h.load.Float64, h.cpus.Int64)
+	}
+	last = "never"
+	if h.seen.Valid {
+		last = h.seen.Time.UTC().Format(time.DateTime)
+	}
+	st := h.status
+	if h.state != "active" {
+		st += "," + h.state
+	}
+	return load, st, last
+}
+
+// whereRunning is where each guest name actually runs (container names).
+func whereRunning(seen map[int64]*controller.Seen) map[string][]string {
+	where := map[string][]string{}
+	for _, s := range seen {
+		for _, g := range s.Status.Guests {
+			if guestActive(g.State) {
+				where[g.Name] = append(where[g.Name], s.Container.Name())
+			}
+		}
+	}
+	return where
+}
+
+// actualState is what the guest's container says of it, with a stop in
+// progress and any copy running elsewhere called out.
+func actualState(g *controller.Guest, ct *controller.Container, s *controller.Seen, where []string) string {
+	actual := "absent"
+	if s == nil || s.Err != nil {
+		actual = "unknown (agent unreachable)"
+	} else {
+		for _, gi := range s.Status.Guests {
+			if gi.Name == g.Name {
+				actual = gi.State
+			}
+		}
+	}
+	if !g.On && guestActive(actual) {
+		actual += " (stopping)"
+	}
+	var elsewhere []string
+	for _, w := range where {
+		if w != ct.Name() {
+			elsewhere = append(elsewhere, w)
+		}
+	}
+	if len(elsewhere) > 0 {
+		actual += " (ALSO RUNNING ON " + strings.Join(elsewhere, ", ") + ")"
+	}
+	return actual
 }
 
 func guestActive(state string) bool {
