@@ -98,65 +98,58 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 		return fail(err)
 	}
 	ct := c.Container(victim.Site, victim.Container)
-	killed := time.Now()
 	if c.VM() {
 		// The container dies with its VM; vclusterd relocates the guest,
 		// the new VM boots and its hook starts slurmd under the same name.
+		killed := time.Now()
 		r, err := c.RelocateVM(ctx, victim, 5*time.Minute)
 		if err != nil {
 			return fail(err)
 		}
 		return c.finishFailover(ctx, b, done, lost, killed, ct, r.Guest)
 	}
+	killed, err := c.relocateNamespace(ctx, s, mon, victim, ct)
+	if err != nil {
+		return fail(err)
+	}
+	return c.finishFailover(ctx, b, done, lost, killed, ct, victim.Name)
+}
+
+// relocateNamespace kills container ct as a machine dies (agent, link,
+// and the guest's namespace with every process in it), waits for the
+// monitor to move victim, and boots it there as a namespace with its
+// slurmd. It returns when the container died.
+func (c *Cluster) relocateNamespace(ctx context.Context, s *workload.Slurm, mon *testbed.Proc, victim *Guest, ct *Container) (time.Time, error) {
 	c.Step("failure: container %s/%s dies (agent killed, link down); guest %s goes down with its task", ct.Site, ct.Host.Name, victim.Name)
 	ct.Agent.Kill()
 	if err := ct.Host.SetLink(false); err != nil {
-		return fail(err)
+		return time.Time{}, err
 	}
 	killIn(victim.Host.NS)
 	_ = exec.Command("ip", "-n", victim.Host.NS, "link", "set", "eth0", "down").Run()
-	from := victim.Site + "/" + victim.Container
-	killed = time.Now()
-
+	killed := time.Now()
 	// The monitor relocates the guest: the database names a new container
 	// and that container's agent runs it.
-	var moved *Guest
-	deadline := time.Now().Add(4 * time.Minute)
-	for moved == nil {
-		hosts, err := c.Hosts(ctx)
-		if err == nil {
-			for _, g := range hosts {
-				if g.Name == victim.Name && g.Container != "" && g.Site+"/"+g.Container != from {
-					if nc := c.Container(g.Site, g.Container); nc != nil && c.runs(ctx, nc, g.Name) {
-						moved = g
-					}
-				}
-			}
-		}
-		if moved != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("the monitor did not relocate %s within 4 minutes of %s failing: %s", victim.Name, from, lastLines(mon.Out.String(), 5)))
-		}
-		select {
-		case <-ctx.Done():
-			return fail(ctx.Err())
-		case <-time.After(time.Second):
-		}
+	moved, err := c.waitMoved(ctx, mon, victim.Name, victim.Site+"/"+victim.Container, killed.Add(4*time.Minute))
+	if err != nil {
+		return killed, err
 	}
 	c.Step("relocated: %s now runs on %s/%s (%.0f s after the failure)", moved.Name, moved.Site, moved.Container, time.Since(killed).Seconds())
+	return killed, c.bootMoved(ctx, s, victim, moved)
+}
 
-	// Boot it there: a fresh namespace on the new container's LAN, the
-	// same kickstart (same overlay address and MAC), its edge and slurmd.
+// bootMoved boots a relocated namespace guest on its new container: a
+// fresh namespace on that LAN, the same kickstart (same overlay address
+// and MAC), its edge and slurmd.
+func (c *Cluster) bootMoved(ctx context.Context, s *workload.Slurm, victim, moved *Guest) error {
 	if err := netns.Delete(victim.Host.NS); err != nil {
-		return fail(fmt.Errorf("removing %s's old namespace: %v", victim.Name, err))
+		return fmt.Errorf("removing %s's old namespace: %v", victim.Name, err)
 	}
 	if err := c.attach(moved); err != nil {
-		return fail(err)
+		return err
 	}
 	if err := c.install(ctx, moved); err != nil {
-		return fail(err)
+		return err
 	}
 	for i, g := range c.Guests {
 		if g.Name == moved.Name {
@@ -164,13 +157,13 @@ func (c *Cluster) Failover(ctx context.Context, set *workload.Set, d time.Durati
 		}
 	}
 	if err := waitPing(ctx, moved.Host, c.Frontend().Overlay.String(), 60*time.Second); err != nil {
-		return fail(fmt.Errorf("relocated %s does not reach the virtual frontend over the overlay: %v", moved.Name, err))
+		return fmt.Errorf("relocated %s does not reach the virtual frontend over the overlay: %v", moved.Name, err)
 	}
 	if err := c.startSlurmd(s, moved); err != nil {
-		return fail(err)
+		return err
 	}
 	c.Step("%s is back on the overlay at %s with its slurmd; waiting for the batch (the lost task is requeued)", moved.Name, moved.Overlay)
-	return c.finishFailover(ctx, b, done, lost, killed, ct, moved.Name)
+	return nil
 }
 
 // finishFailover waits for the batch and checks that every task, the lost

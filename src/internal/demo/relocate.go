@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
+
+	"github.com/rocksclusters/vcluster/src/internal/testbed"
 )
 
 // Relocation is one VM guest's move after its container died.
@@ -56,7 +58,7 @@ func (c *Cluster) RelocateVM(ctx context.Context, victim *Guest, timeout time.Du
 	}
 	deadline := killed.Add(timeout)
 
-	moved, err := c.waitMoved(ctx, victim.Name, r.From, deadline)
+	moved, err := c.waitMoved(ctx, c.Monitor, victim.Name, r.From, deadline)
 	if err != nil {
 		return r, err
 	}
@@ -88,8 +90,9 @@ func (c *Cluster) RelocateVM(ctx context.Context, victim *Guest, timeout time.Du
 }
 
 // waitMoved polls the database until it names another container for the
-// guest and that container's agent reports it running.
-func (c *Cluster) waitMoved(ctx context.Context, name, from string, deadline time.Time) (*Guest, error) {
+// guest and that container's agent reports it running; mon is the
+// monitor whose last lines explain a timeout.
+func (c *Cluster) waitMoved(ctx context.Context, mon *testbed.Proc, name, from string, deadline time.Time) (*Guest, error) {
 	for {
 		if hosts, err := c.Hosts(ctx); err == nil {
 			for _, g := range hosts {
@@ -102,7 +105,7 @@ func (c *Cluster) waitMoved(ctx context.Context, name, from string, deadline tim
 			}
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("vclusterd did not relocate %s from %s in time: %s", name, from, lastLines(c.Monitor.Out.String(), 5))
+			return nil, fmt.Errorf("vclusterd did not relocate %s from %s in time: %s", name, from, lastLines(mon.Out.String(), 5))
 		}
 		select {
 		case <-ctx.Done():
