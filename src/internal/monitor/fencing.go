@@ -118,13 +118,22 @@ func (m *Monitor) selfFenced(s *controller.Seen) bool {
 // lease expiry as pending, so this round's reconcile starts them again.
 func (m *Monitor) restartFenced(ctx context.Context, ids []int64) error {
 	for _, id := range ids {
-		names, err := db.Column[string](m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id))
-		if err != nil {
+		if err := m.pendOn(ctx, id); err != nil {
 			return err
 		}
-		for _, n := range names {
-			m.pending[n] = true
-		}
+	}
+	return nil
+}
+
+// pendOn marks every guest that should run on container id pending, so
+// that a reconcile starts it there.
+func (m *Monitor) pendOn(ctx context.Context, id int64) error {
+	names, err := db.Column[string](m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id))
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		m.pending[n] = true
 	}
 	return nil
 }

@@ -291,12 +291,8 @@ func (m *Monitor) revived(ctx context.Context, r *round, ids []int64) error {
 			return err
 		}
 		m.log.Info("container back: stale copies destroyed, alive again", "container", r.seen[id].Container.Name())
-		back, err := db.Column[string](m.db.QueryContext(ctx, "SELECT Name FROM vc_vms WHERE Container = ? AND State = 'on'", id))
-		if err != nil {
+		if err := m.pendOn(ctx, id); err != nil {
 			return err
-		}
-		for _, n := range back {
-			m.pending[n] = true
 		}
 	}
 	return nil
