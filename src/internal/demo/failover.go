@@ -156,7 +156,7 @@ func (c *Cluster) bootMoved(ctx context.Context, s *workload.Slurm, victim, move
 			c.Guests[i] = moved
 		}
 	}
-	if err := waitPing(ctx, moved.Host, c.Frontend().Overlay.String(), 60*time.Second); err != nil {
+	if err := c.WaitPing(ctx, moved, c.Frontend().Overlay.String(), 60*time.Second); err != nil {
 		return fmt.Errorf("relocated %s does not reach the virtual frontend over the overlay: %v", moved.Name, err)
 	}
 	if err := c.startSlurmd(s, moved); err != nil {
@@ -272,19 +272,4 @@ func (c *Cluster) startSlurmd(s *workload.Slurm, g *Guest) error {
 	cmd.Env = append(os.Environ(), "SLURM_CONF="+s.Conf)
 	_, err := g.Host.StartCmd(cmd)
 	return err
-}
-
-// waitPing pings addr from h until it answers or timeout passes.
-func waitPing(ctx context.Context, h *testbed.Host, addr string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		out, err := h.Run("ping", "-n", "-c", "1", "-W", "1", addr)
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("%v: %s", err, lastLines(out, 2))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
