@@ -77,11 +77,7 @@ func TestVMGuest(t *testing.T) {
 	t.Logf("%s and %s at once: boot-to-overlay %.1f s and %.1f s", fe.Name, vm.Name, fe.ReadyAt.Sub(fe.Started).Seconds(), vm.ReadyAt.Sub(vm.Started).Seconds())
 
 	t.Run("crash shows in status and sync repairs it", func(t *testing.T) {
-		ct := c.Container(vm.Site, vm.Container)
-		pid := ct.Libvirt.GuestPID(vm.Name)
-		if pid == 0 {
-			t.Fatalf("no QEMU process for %s", vm.Name)
-		}
+		_, ct, pid := computeQEMU(t, c)
 		vm.Rebooting()
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -116,12 +112,7 @@ func TestVMGuest(t *testing.T) {
 	})
 
 	t.Run("stop shuts the VM down through ACPI and start boots it in place", func(t *testing.T) {
-		g := c.Computes()[0]
-		ct := c.Container(g.Site, g.Container)
-		pid := ct.Libvirt.GuestPID(g.Name)
-		if pid == 0 {
-			t.Fatalf("no QEMU process for %s on %s", g.Name, g.Container)
-		}
+		g, ct, pid := computeQEMU(t, c)
 		console := c.ConsolePath(ct, g.Name)
 		out, err := c.Rocks(ctx, "stop", "vcluster", ClusterName, "host="+g.Name, "timeout=90")
 		if err != nil || !strings.Contains(out, "stopped "+g.Name) {
@@ -152,12 +143,7 @@ func TestVMGuest(t *testing.T) {
 	})
 
 	t.Run("signed destroy leaves no QEMU process", func(t *testing.T) {
-		g := c.Computes()[0]
-		ct := c.Container(g.Site, g.Container)
-		pid := ct.Libvirt.GuestPID(g.Name)
-		if pid == 0 {
-			t.Fatalf("no QEMU process for %s on %s", g.Name, g.Container)
-		}
+		g, ct, pid := computeQEMU(t, c)
 		key, err := auth.LoadKey(c.Keys[ct.Site])
 		if err != nil {
 			t.Fatal(err)
@@ -176,6 +162,19 @@ func TestVMGuest(t *testing.T) {
 			t.Fatalf("QEMU %d still runs after guest.destroy", pid)
 		}
 	})
+}
+
+// computeQEMU is the compute guest, the VM host it runs on now and its
+// QEMU process.
+func computeQEMU(t *testing.T, c *Cluster) (*Guest, *Container, int) {
+	t.Helper()
+	g := c.Computes()[0]
+	ct := c.Container(g.Site, g.Container)
+	pid := ct.Libvirt.GuestPID(g.Name)
+	if pid == 0 {
+		t.Fatalf("no QEMU process for %s on %s", g.Name, g.Container)
+	}
+	return g, ct, pid
 }
 
 // waitStatus polls `rocks list vcluster status` until the guest's actual
