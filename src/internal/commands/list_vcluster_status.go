@@ -39,11 +39,7 @@ func listStatus(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.DB()
-	if err != nil {
-		return err
-	}
-	st, err := controller.Load(c.Ctx, d)
+	d, st, err := loadState(c)
 	if err != nil {
 		return err
 	}
@@ -84,6 +80,16 @@ func listStatus(c *rockscmd.Context) error {
 	}
 	t.Flush()
 	return nil
+}
+
+// loadState opens the database and reads the controller's view of it.
+func loadState(c *rockscmd.Context) (*sql.DB, *controller.State, error) {
+	d, err := c.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := controller.Load(c.Ctx, d)
+	return d, st, err
 }
 
 // health is a container's health and last report, as status prints it.

@@ -47,11 +47,7 @@ func reportConsole(c *rockscmd.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := c.DB()
-	if err != nil {
-		return err
-	}
-	st, err := controller.Load(c.Ctx, d)
+	d, st, err := loadState(c)
 	if err != nil {
 		return err
 	}
